@@ -1,0 +1,189 @@
+"""`ArrayParametrization`, the protocol, and `DirectArrayParametrization`, the identity."""
+
+import abc
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+import equinox as eqx
+import jax
+import numpy as np
+from jaxtyping import Array, Shaped
+
+from ._checks import HostOrDeviceArray, as_array, typechecked
+from ._errors import UnresolvedParametrizationError
+
+T = TypeVar("T")
+
+
+def _is_parametrization(x: Any) -> bool:
+    return isinstance(x, ArrayParametrization)
+
+
+def _evaluate(x: Any) -> Any:
+    return x() if isinstance(x, ArrayParametrization) else x
+
+
+def resolve_arrays(tree: T) -> T:
+    """Replace every `ArrayParametrization` in `tree` by its output (innermost first)."""
+    return jax.tree_util.tree_map(_evaluate, tree, is_leaf=_is_parametrization)
+
+
+def _resolve_fields(p: "ArrayParametrization") -> "ArrayParametrization":
+    # The parametrizations held in p's fields, replaced by their arrays; p itself stays.
+    return jax.tree_util.tree_map(
+        _evaluate, p, is_leaf=lambda x: x is not p and _is_parametrization(x)
+    )
+
+
+def _checked_call(call: Callable[..., Array]) -> Callable[..., Array]:
+    @functools.wraps(call)
+    def __call__(self: "ArrayParametrization", *args: Any, **kwargs: Any) -> Array:
+        out = call(_resolve_fields(self), *args, **kwargs)
+        if not isinstance(out, jax.Array | np.ndarray):
+            raise TypeError(
+                f"{type(self).__name__}.__call__ must return an array; "
+                f"it returned {type(out).__name__}."
+            )
+        if tuple(out.shape) != tuple(self.output_shape):
+            raise ValueError(
+                f"{type(self).__name__}.__call__ returned shape {tuple(out.shape)}, "
+                f"but its output_shape is {tuple(self.output_shape)}."
+            )
+        return out
+
+    __call__._ptyrax_checked = True  # type: ignore[attr-defined]
+    return __call__
+
+
+class ArrayParametrization(eqx.Module):
+    """An array kept as trainable parameters under a constraint.
+
+    Subclasses hold their parameters as array fields and their configuration (shapes,
+    thresholds, names) in static fields, and implement `__call__`, which returns the array.
+    Calling a parametrization:
+
+    - first replaces every parametrization held in its fields by that one's array, so a field
+      may hold an array or a parametrization of one, and `__call__` is written for arrays;
+    - checks that the result has `output_shape`.
+
+    Until a model is resolved, a parametrization is not an array: reading an attribute it lacks
+    (`.dtype`, `.T`, ...) or indexing it raises `UnresolvedParametrizationError`, which says to
+    call [`resolve_parametrizations`][ptyrax_core.resolve_parametrizations] first.
+
+    Concrete classes that plugins register declare a snake_case `registry_name`.
+
+    Attributes:
+        output_shape: the shape of the array `__call__` returns (static).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from ptyrax_core import DirectArrayParametrization, resolve_parametrizations
+        >>> model = {"probe": DirectArrayParametrization(jnp.ones((4, 4)))}
+        >>> model["probe"].shape
+        (4, 4)
+        >>> resolve_parametrizations(model)["probe"].sum()
+        Array(16., dtype=float32)
+    """
+
+    output_shape: tuple[int, ...] = eqx.field(static=True)
+    registry_name: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        call = cls.__dict__.get("__call__")
+        if call is None or getattr(call, "__isabstractmethod__", False):
+            return
+        if not getattr(call, "_ptyrax_checked", False):
+            cls.__call__ = _checked_call(call)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of the array this parametrization produces."""
+        return tuple(self.output_shape)
+
+    @abc.abstractmethod
+    def __call__(self, *args: Any, **kwargs: Any) -> Array:
+        """Compute the array."""
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails.
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        if name in {f.name for f in dataclasses.fields(self)}:
+            raise AttributeError(
+                f"{type(self).__name__}.{name} has not been set: assign it in __init__."
+            )
+        raise _unresolved(self, f"has no attribute {name!r}")
+
+    def __getitem__(self, key: Any) -> Any:
+        raise _unresolved(self, "cannot be indexed")
+
+    def __array__(self, *args: Any, **kwargs: Any) -> Any:
+        raise _unresolved(self, "cannot be converted to a NumPy array")
+
+    def __jax_array__(self) -> Any:
+        raise _unresolved(self, "cannot be used as a JAX array")
+
+
+def _unresolved(p: ArrayParametrization, problem: str) -> UnresolvedParametrizationError:
+    return UnresolvedParametrizationError(
+        f"{type(p).__name__} is an unresolved array parametrization and {problem}. Resolve "
+        "the model first, `model = ptyrax_core.resolve_parametrizations(model, index)`, or "
+        "call the parametrization to get its array."
+    )
+
+
+class DirectArrayParametrization(ArrayParametrization):
+    """The identity: holds an array and returns it unchanged.
+
+    Gives plain arrays the uniform parametrization interface, so that a model's fields can be
+    swapped between constrained and free arrays without other changes.
+
+    Arguments:
+        data_or_initializer: an array (JAX or NumPy; NumPy is converted), a zero-argument
+            callable returning one, or another parametrization (then this one returns its
+            array).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> param = DirectArrayParametrization(jnp.ones((64, 64)))
+        >>> assert jnp.array_equal(param(), jnp.ones((64, 64)))
+        >>> DirectArrayParametrization(lambda: jnp.zeros(3)).output_shape
+        (3,)
+    """
+
+    registry_name: ClassVar[str] = "direct"
+    _data: Shaped[Array, "..."] | ArrayParametrization
+
+    @typechecked
+    def __init__(
+        self,
+        data_or_initializer: HostOrDeviceArray | ArrayParametrization | Callable[[], Any],
+    ):
+        if isinstance(data_or_initializer, ArrayParametrization):
+            self._data = data_or_initializer
+        else:
+            self._data = as_array(data_or_initializer, "data_or_initializer")
+        self.output_shape = tuple(self._data.shape)
+
+    def __call__(self) -> Shaped[Array, "..."]:
+        """Return the stored array."""
+        return self._data
+
+
+@typechecked
+def as_direct_array_parametrization(
+    data: HostOrDeviceArray | ArrayParametrization,
+) -> ArrayParametrization:
+    """`data` if it already is a parametrization, else `DirectArrayParametrization(data)`.
+
+    >>> import jax.numpy as jnp
+    >>> p = as_direct_array_parametrization(jnp.zeros(3))
+    >>> type(p).__name__, as_direct_array_parametrization(p) is p
+    ('DirectArrayParametrization', True)
+    """
+    if isinstance(data, ArrayParametrization):
+        return data
+    return DirectArrayParametrization(data)

@@ -1,0 +1,103 @@
+"""Runtime checks: jaxtyping + beartype for signatures, and the small checks plugins share."""
+
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import beartype
+import jax
+import jax.numpy as jnp
+import jaxtyping
+import numpy as np
+from jaxtyping import Array, Shaped
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+HostOrDeviceArray = Shaped[jax.Array | np.ndarray, "..."]
+"""An array annotation that accepts JAX arrays (tracers included) and NumPy arrays."""
+
+
+def typechecked(fn: F) -> F:
+    """Check a function's arguments and result against its annotations, while tracing only.
+
+    The one way for core and plugins to opt into runtime checks: jaxtyping's shape and dtype
+    annotations (`Float[Array, "m n"]`, ...) checked by beartype. A wrong argument raises
+    `jaxtyping.TypeCheckError` (a `TypeError`) that names the argument. Checks are Python code, so
+    they run when a function is called eagerly or traced; a compiled `jax.jit` call pays nothing.
+
+    Decorate functions and methods, `__init__` included:
+
+    >>> import jax.numpy as jnp
+    >>> from jaxtyping import Array, Float
+    >>> @typechecked
+    ... def energy(field: Float[Array, "m n"]) -> Float[Array, ""]:
+    ...     return jnp.sum(field**2)
+    >>> energy(jnp.ones((2, 3)))
+    Array(6., dtype=float32)
+    >>> energy(jnp.ones(3))
+    Traceback (most recent call last):
+    ...
+    jaxtyping.TypeCheckError: Type-check error whilst checking the parameters of ...energy.
+    ...
+
+    Raises `TypeError` at decoration time when the annotations are strings (a module with
+    `from __future__ import annotations`), which would otherwise silently check nothing.
+    """
+    if inspect.isclass(fn):
+        raise TypeError(
+            f"typechecked decorates functions and methods, not the class {fn.__name__}; "
+            "decorate its __init__ instead."
+        )
+    if any(isinstance(a, str) for a in getattr(fn, "__annotations__", {}).values()):
+        raise TypeError(
+            f"{fn.__qualname__} has string annotations, so its checks would silently do nothing: "
+            "remove `from __future__ import annotations` from its module."
+        )
+    return jaxtyping.jaxtyped(typechecker=beartype.beartype)(fn)
+
+
+def as_array(value: Any, argname: str) -> Array:
+    """`value` as a JAX array; a zero-argument callable is called first.
+
+    The shared reading of a `data_or_initializer` argument: an array (JAX or NumPy), or a
+    callable taking no arguments that returns one. Anything else raises a `TypeError` naming
+    `argname`.
+
+    >>> as_array(lambda: jnp.zeros(2), "data_or_initializer")
+    Array([0., 0.], dtype=float32)
+    """
+    if callable(value) and not isinstance(value, jax.Array | np.ndarray):
+        try:
+            value = value()
+        except TypeError as e:
+            raise TypeError(
+                f"{argname}: an initializer is called with no arguments and must return an "
+                f"array; calling {value!r} failed: {e}"
+            ) from e
+        what = "the array returned by the initializer"
+    else:
+        what = "an array"
+    if not isinstance(value, jax.Array | np.ndarray):
+        raise TypeError(
+            f"{argname} must be {what} (jax.Array or numpy.ndarray), "
+            f"or a zero-argument callable returning one; got {type(value).__name__}."
+        )
+    return jnp.asarray(value)
+
+
+def check_index(index: Any, argname: str = "index") -> None:
+    """Raise `TypeError` unless `index` is an integer scalar: a Python or NumPy int, or a 0-d
+    integer array (traced ones included)."""
+    ok = isinstance(index, int | np.integer) and not isinstance(index, bool)
+    if isinstance(index, jax.Array | np.ndarray):
+        ok = index.ndim == 0 and jnp.issubdtype(index.dtype, jnp.integer)
+    if not ok:
+        shown = (
+            f"an array of dtype {index.dtype} and shape {index.shape}"
+            if isinstance(index, jax.Array | np.ndarray)
+            else repr(index)
+        )
+        raise TypeError(
+            f"{argname} must be an integer scalar (an int, or a 0-d integer array, traced or not); "
+            f"got {shown}."
+        )

@@ -1,0 +1,210 @@
+"""Index-dependent parameters: one value per scan position."""
+
+import abc
+from typing import Any, ClassVar, Generic, TypeVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._array import ArrayParametrization, resolve_arrays
+from ._checks import check_index, typechecked
+
+T = TypeVar("T")
+
+
+class IndexDependentParameter(eqx.Module, Generic[T]):
+    """A parameter with one value per dataset index (scan position, frame, ...).
+
+    Subclasses implement `at_index`, `n` and `all`. Inside a forward model, bind the model at
+    an index with [`resolve_parametrizations`][ptyrax_core.resolve_parametrizations]`(model,
+    index)`: each index-dependent parameter becomes a
+    [`BoundSliceParameter`][ptyrax_core.BoundSliceParameter], and the model reads its value
+    with `at_current_index()`.
+
+    Attributes:
+        _index: the bound index (static), None until bound. The resolvers do not set it: they
+            return a `BoundSliceParameter`, which also works for traced indices.
+    """
+
+    _index: int | None = eqx.field(static=True, default=None, kw_only=True)
+    registry_name: ClassVar[str]
+
+    @abc.abstractmethod
+    def at_index(self, index: Any) -> T:
+        """The value at dataset index `index` (an int, or a traced integer scalar)."""
+
+    @property
+    @abc.abstractmethod
+    def n(self) -> int:
+        """The number of indices."""
+
+    @property
+    @abc.abstractmethod
+    def all(self) -> T:
+        """The values at every index, stacked along the index dimension."""
+
+    def at(self, index: Any) -> T:
+        """Alias of `at_index`."""
+        return self.at_index(index)
+
+    def at_current_index(self) -> T:
+        """The value at the bound index; a `ValueError` while unbound."""
+        if self._index is None:
+            raise ValueError(
+                f"{type(self).__name__} is not bound to an index. Resolve the model at an "
+                "index first, `model = ptyrax_core.resolve_parametrizations(model, index)`, "
+                "then call at_current_index() on the resolved model; or call at_index(index)."
+            )
+        return self.at_index(self._index)
+
+
+class BoundSliceParameter(eqx.Module, Generic[T]):
+    """An index-dependent parameter bound at one index by the resolvers.
+
+    Attributes:
+        parameter: the value at the bound index.
+        n: the number of indices of the parameter it came from (static).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from ptyrax_core import IndexSliceParameter, resolve_parametrizations
+        >>> positions = IndexSliceParameter(jnp.arange(6.0).reshape(3, 2))
+        >>> bound = resolve_parametrizations({"positions": positions}, index=1)["positions"]
+        >>> bound.at_current_index()
+        Array([2., 3.], dtype=float32)
+    """
+
+    parameter: T
+    n: int = eqx.field(static=True)
+
+    def at_current_index(self) -> T:
+        """The value at the bound index."""
+        return self.parameter
+
+    def _resolved(self, what: str) -> ValueError:
+        return ValueError(
+            f"{what} is not available: this parameter is already bound at one index by "
+            "resolve_parametrizations. Use at_current_index(), or call at_index(i) / .all on "
+            "the unresolved model."
+        )
+
+    def at_index(self, *args: Any) -> T:
+        """Refused: the parameter is already bound."""
+        raise self._resolved("at_index")
+
+    def at(self, *args: Any) -> T:
+        """Refused: the parameter is already bound."""
+        raise self._resolved("at")
+
+    @property
+    def all(self) -> T:
+        """Refused: the parameter is already bound."""
+        raise self._resolved("all")
+
+
+def _contains_index_dependent(tree: Any) -> bool:
+    leaves = jax.tree_util.tree_leaves(
+        tree, is_leaf=lambda x: isinstance(x, IndexDependentParameter | BoundSliceParameter)
+    )
+    return any(isinstance(x, IndexDependentParameter | BoundSliceParameter) for x in leaves)
+
+
+class IndexSliceParameter(IndexDependentParameter[T]):
+    """Values stacked along one dimension: `at_index(i)` takes slice `i` of every leaf.
+
+    Arguments:
+        parameters: a pytree whose every leaf has the index dimension `dim`, all of the same
+            size `n`: an array, a tuple or dict of them, or a module such as a parametrization
+            (then the index dimension is one of its output's, and `at_index` slices its
+            output). NumPy arrays are converted.
+        dim: the index dimension (static); negative counts from each leaf's last dimension.
+
+    A concrete `index` outside `[-n, n)` raises `IndexError`. A traced index is clamped into
+    range, as JAX indexing does.
+
+    Example:
+        >>> import jax
+        >>> import jax.numpy as jnp
+        >>> positions = IndexSliceParameter(jnp.zeros((100, 2)))  # 100 scan positions, 2-D
+        >>> positions.n, positions.at_index(5).shape
+        (100, (2,))
+        >>> jax.vmap(positions.at_index)(jnp.arange(3)).shape
+        (3, 2)
+    """
+
+    registry_name: ClassVar[str] = "index_slice"
+    parameters: T
+    slice_dim: int = eqx.field(static=True)
+
+    @typechecked
+    def __init__(self, parameters: Any, dim: int = 0):
+        if isinstance(dim, bool):
+            raise TypeError(f"dim must be an int; got {dim!r}.")
+        if _contains_index_dependent(parameters):
+            raise TypeError(
+                "parameters must not contain index-dependent parameters: index slices do not nest."
+            )
+        self.parameters = jax.tree_util.tree_map(
+            lambda x: jnp.asarray(x) if isinstance(x, np.ndarray) else x, parameters
+        )
+        self.slice_dim = dim
+        _index_size(self.parameters, dim)  # validates
+
+    @property
+    def dim(self) -> int:
+        """The index dimension."""
+        return self.slice_dim
+
+    @property
+    def n(self) -> int:
+        """The size of the index dimension."""
+        return _index_size(self.parameters, self.slice_dim)
+
+    @property
+    def all(self) -> T:
+        """The parameters with every parametrization in them resolved; the index dim kept."""
+        return resolve_arrays(self.parameters)
+
+    def at_index(self, index: Any) -> T:
+        """Slice `index` of every leaf (parametrizations resolved first), `dim` removed."""
+        check_index(index)
+        n = self.n
+        if isinstance(index, int | np.integer) and not -n <= index < n:
+            raise IndexError(f"index {index} is out of range for {n} indices.")
+        dim = self.slice_dim
+        return jax.tree_util.tree_map(
+            lambda x: x[(slice(None),) * (dim % x.ndim) + (index,)], self.all
+        )
+
+
+def _index_size(parameters: Any, dim: int) -> int:
+    """The common size of `parameters`' leaves along `dim`; errors name the argument."""
+    leaves = jax.tree_util.tree_leaves(
+        parameters, is_leaf=lambda x: isinstance(x, ArrayParametrization)
+    )
+    if not leaves:
+        raise ValueError("parameters holds no arrays: an index slice needs at least one.")
+    sizes = set()
+    for leaf in leaves:
+        if isinstance(leaf, ArrayParametrization):
+            shape = tuple(leaf.output_shape)
+        elif isinstance(leaf, jax.Array | np.ndarray):
+            shape = leaf.shape
+        else:
+            raise TypeError(
+                "parameters must hold only arrays and array parametrizations; "
+                f"found a leaf of type {type(leaf).__name__}."
+            )
+        if not -len(shape) <= dim < len(shape):
+            raise ValueError(
+                f"dim={dim} is out of range for a leaf of parameters with shape {shape}."
+            )
+        sizes.add(shape[dim])
+    if len(sizes) > 1:
+        raise ValueError(
+            f"every leaf of parameters must have the same size along dim={dim}; "
+            f"got sizes {sorted(sizes)}."
+        )
+    return sizes.pop()

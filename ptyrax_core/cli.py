@@ -1,0 +1,64 @@
+"""The `ptyrax` command."""
+
+import argparse
+import dataclasses
+import json
+import sys
+import warnings
+
+from . import registry
+from ._errors import PluginError, PluginWarning
+from ._version import __version__
+
+
+def _status(plugin: registry.PluginInfo) -> str:
+    return "(failed to load)" if plugin.error else "-"
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    with warnings.catch_warnings():  # failures are part of the listing
+        warnings.simplefilter("ignore", PluginWarning)
+        records = registry.plugins()
+    if args.json:
+        rows = [dataclasses.asdict(p) for p in records]
+        for row in rows:
+            row["parametrizations"] = list(row["parametrizations"])
+            row["functions"] = list(row["functions"])
+        print(json.dumps(rows, indent=2))
+        return 0
+    header = ("plugin", "distribution", "version", "parametrizations")
+    rows = [
+        (p.name, p.distribution, p.version, ", ".join(p.parametrizations) or _status(p))
+        for p in records
+    ]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    for row in [header, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)), row[3])
+    for p in records:
+        if p.error:
+            print(f"\n{p.name} ({p.distribution}) failed to load: {p.error}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the `ptyrax` command; returns its exit status."""
+    parser = argparse.ArgumentParser(
+        prog="ptyrax", description="Array parametrizations for ptychography in JAX."
+    )
+    parser.add_argument("--version", action="version", version=f"ptyrax-core {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    plugins = commands.add_parser(
+        "plugins", help="list the installed plugins and their parametrizations"
+    )
+    plugins.add_argument("--json", action="store_true", help="print a JSON list of objects")
+    plugins.set_defaults(run=_plugins)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except PluginError as e:
+        print(f"ptyrax: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

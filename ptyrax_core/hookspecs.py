@@ -1,0 +1,37 @@
+"""The hooks a ptyrax plugin implements.
+
+A plugin is a module named by an entry point in the group `ptyrax`; it implements any of these
+hooks with functions marked `@ptyrax_core.hookimpl`:
+
+```toml
+[project.entry-points.ptyrax]
+mything = "ptyrax_mything"
+```
+"""
+
+from collections.abc import Callable, Sequence
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("ptyrax")
+hookimpl = pluggy.HookimplMarker("ptyrax")
+
+
+@hookspec
+def ptyrax_parametrizations() -> Sequence[type]:
+    """Return the parametrization classes this plugin contributes.
+
+    Each is a concrete subclass of `ArrayParametrization` or `IndexDependentParameter` that
+    declares its own snake_case `registry_name` (a class attribute, such as `"phase_only"`),
+    unique across the installed plugins. The class is also exported under its `__name__` by
+    `ptyrax_core.parametrizations`.
+    """
+
+
+@hookspec
+def ptyrax_functions() -> Sequence[Callable]:
+    """Return the helper functions this plugin contributes.
+
+    Each is exported under its `__name__` by `ptyrax_core.parametrizations`, which must be a
+    public identifier unique across the installed plugins.
+    """

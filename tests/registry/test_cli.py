@@ -1,0 +1,54 @@
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+from ptyrax_core.cli import main
+
+
+def test_plugins_table(plugin_env, capsys):
+    plugin_env(PTYRAX_PLUGINS="good")
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"builtins\s+ptyrax-core\s+\S+\s+direct, index_slice", out)
+    assert re.search(r"good\s+ptyrax-test-good\s+0\.1\.0\s+scaled", out)
+
+
+def test_plugins_json(plugin_env, capsys):
+    plugin_env(PTYRAX_PLUGINS="good,broken_import")
+    assert main(["plugins", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert set(rows["good"]) == {
+        "name", "distribution", "version", "parametrizations", "functions", "error"
+    }  # fmt: skip
+    assert rows["good"]["parametrizations"] == ["scaled"] and rows["good"]["error"] is None
+    assert rows["broken_import"]["error"].startswith("ModuleNotFoundError")
+
+
+def test_plugins_lists_failures_without_warning_noise(plugin_env, capsys):
+    plugin_env(PTYRAX_PLUGINS="broken_hook")
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "broken_hook (ptyrax-test-broken) failed to load: RuntimeError" in out
+
+
+def test_strict_failure_is_one_line_and_exit_1(plugin_env):
+    env = {**os.environ, "PTYRAX_PLUGINS": "broken_import", "PTYRAX_STRICT_PLUGINS": "1"}
+    ptyrax = pathlib.Path(sys.executable).parent / "ptyrax"  # the console script
+    done = subprocess.run([ptyrax, "plugins"], capture_output=True, text=True, env=env)
+    assert done.returncode == 1
+    assert done.stderr.startswith("ptyrax: error: ptyrax plugin 'broken_import'")
+    assert "Traceback" not in done.stderr
+
+
+def test_usage_errors(capsys):
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert "ptyrax-core" in capsys.readouterr().out

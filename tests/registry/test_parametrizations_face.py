@@ -1,0 +1,63 @@
+"""`ptyrax_core.parametrizations`, the module face of the API document."""
+
+import pytest
+
+import ptyrax_core
+from ptyrax_core import MissingPluginError
+from ptyrax_core import parametrizations as face
+from ptyrax_core._firstparty import DISTRIBUTIONS
+
+# Every name of ../shared/seed/ptyrax-parametrizations-api.txt.
+SEED_NAMES = {
+    "as_direct_array_parametrization", "mean_l2_norm", "phase_only_exp", "phase_only_exp_np",
+    "resolve_array_parametrizations", "resolve_index_dependent_parameters",
+    "resolve_index_dependent_parameters_all", "resolve_parametrizations",
+    "ArrayParametrization", "BinaryArrayParametrization", "BoundSliceParameter",
+    "DirectArrayParametrization", "IndexDependentParameter", "IndexSliceParameter",
+    "NormalizedArrayParametrization", "NormalizedReferencedArrayParametrization",
+    "OuterProductArrayParametrization", "PhaseOnlyArrayParametrization",
+    "WaveletArrayParametrization",
+}  # fmt: skip
+
+
+def test_every_seed_name_is_core_or_first_party():
+    first_party = {n for names in DISTRIBUTIONS.values() for n in names}
+    assert SEED_NAMES <= set(face.__all__) | first_party
+
+
+def test_core_names_are_the_core_objects():
+    for name in face.__all__:
+        assert getattr(face, name) is getattr(ptyrax_core, name)
+
+
+def test_plugin_names_come_from_the_registry(plugin_env):
+    plugin_env(PTYRAX_PLUGINS="good", PTYRAX_STRICT_PLUGINS="1")
+    from ptyrax_core.parametrizations import ScaledArrayParametrization, double
+
+    assert ScaledArrayParametrization is ptyrax_core.registry.get("scaled")
+    assert double(2) == 4
+    assert {"ScaledArrayParametrization", "double"} <= set(dir(face))
+    assert set(face.__all__) <= set(dir(face))
+
+
+@pytest.mark.parametrize(
+    ("name", "dist"),
+    [
+        ("WaveletArrayParametrization", "ptyrax-wavelet"),
+        ("phase_only_exp", "ptyrax-phase-only"),
+        ("mean_l2_norm", "ptyrax-normalized"),
+    ],
+)
+def test_missing_first_party_name_names_the_distribution(plugin_env, name, dist):
+    plugin_env(PTYRAX_DISABLE_PLUGIN_AUTOLOAD="1")
+    with pytest.raises(MissingPluginError, match=f"pip install {dist}"):
+        getattr(face, name)
+    with pytest.raises(ImportError, match=f"pip install {dist}"):
+        exec(f"from ptyrax_core.parametrizations import {name}", {})
+
+
+def test_unknown_name_is_an_attribute_error(plugin_env):
+    plugin_env(PTYRAX_DISABLE_PLUGIN_AUTOLOAD="1")
+    with pytest.raises(AttributeError, match="no attribute 'Nope'.*available: .*IndexSlice"):
+        _ = face.Nope
+    assert not hasattr(face, "Nope")
