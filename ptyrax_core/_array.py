@@ -127,6 +127,23 @@ class ArrayParametrization(eqx.Module):
         raise _unresolved(self, "cannot be used as a JAX array")
 
 
+def _refuse_operator(name: str) -> Callable[..., Any]:
+    def refuse(self: ArrayParametrization, *args: Any) -> Any:
+        raise _unresolved(self, f"does not support {name}")
+
+    refuse.__name__ = name
+    return refuse
+
+
+# Arithmetic on an unresolved parametrization says what to do, instead of "unsupported operand".
+for _op in (
+    "add radd sub rsub mul rmul truediv rtruediv floordiv rfloordiv mod rmod pow rpow "
+    "matmul rmatmul neg pos abs lt le gt ge"
+).split():
+    setattr(ArrayParametrization, f"__{_op}__", _refuse_operator(f"__{_op}__"))
+del _op
+
+
 def _unresolved(p: ArrayParametrization, problem: str) -> UnresolvedParametrizationError:
     return UnresolvedParametrizationError(
         f"{type(p).__name__} is an unresolved array parametrization and {problem}. Resolve "

@@ -15,6 +15,7 @@ import pluggy
 
 hookspec = pluggy.HookspecMarker("ptyrax")
 hookimpl = pluggy.HookimplMarker("ptyrax")
+"""Marks a plugin's function as the implementation of the hook of the same name."""
 
 
 @hookspec

@@ -118,8 +118,14 @@ def test_subclass_calling_super_is_checked_once():
         lambda p: np.asarray(p),
         lambda p: jnp.asarray(p),
         lambda p: jnp.sum(p),
+        lambda p: p + 1,
+        lambda p: 2 * p,
+        lambda p: p @ p,
+        lambda p: -p,
+        lambda p: abs(p),
+        lambda p: p < 1,
     ],
-    ids=["dtype", "T", "index", "slice", "np.asarray", "jnp.asarray", "jnp.sum"],
+    ids="dtype T index slice np.asarray jnp.asarray jnp.sum add rmul matmul neg abs lt".split(),
 )
 def test_unresolved_use_as_array_says_to_resolve(use):
     p = DirectArrayParametrization(jnp.ones((2, 2)))
