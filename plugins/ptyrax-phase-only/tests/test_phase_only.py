@@ -1,0 +1,82 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jaxtyping import TypeCheckError
+from ptyrax_phase_only import PhaseOnlyArrayParametrization, phase_only_exp, phase_only_exp_np
+
+import ptyrax_core
+
+
+def test_unit_magnitude_with_the_initial_phase():
+    phase = jnp.linspace(-3, 3, 12).reshape(3, 4)
+    p = PhaseOnlyArrayParametrization((3, 4), lambda shape: phase)
+    out = p()
+    assert out.shape == (3, 4) and out.dtype == jnp.complex64
+    assert jnp.allclose(jnp.abs(out), 1.0)
+    assert jnp.allclose(jnp.angle(out), phase, atol=1e-6)
+    assert jnp.array_equal(PhaseOnlyArrayParametrization((2, 2))(), jnp.ones((2, 2)))
+
+
+def test_initializer_gets_the_shape():
+    shapes = []
+    PhaseOnlyArrayParametrization((5, 6), lambda s: shapes.append(s) or jnp.zeros(s))
+    assert shapes == [(5, 6)]
+    key = jax.random.PRNGKey(0)
+    p = PhaseOnlyArrayParametrization((4,), lambda s: jax.random.uniform(key, s))
+    assert p.phase.shape == (4,)
+
+
+def test_gradient_reaches_the_phase_and_matches_analytic():
+    phase = jnp.array([0.1, 0.7, -1.2])
+    p = PhaseOnlyArrayParametrization((3,), lambda s: phase)
+    target = jnp.array([1.0, 1j, -1.0])
+    grad = jax.grad(lambda p: jnp.sum(jnp.abs(p() - target) ** 2))(p)
+    # |e^{i phi} - t|^2 = 2 - 2 Re(conj(t) e^{i phi}); d/dphi = 2 Im(conj(t) e^{i phi})
+    expected = 2 * jnp.imag(jnp.conj(target) * jnp.exp(1j * phase))
+    assert jnp.allclose(grad.phase, expected, atol=1e-5)
+
+
+def test_resolves_under_jit_and_vmap():
+    p = PhaseOnlyArrayParametrization((2, 3, 3), lambda s: jnp.arange(18.0).reshape(s))
+    model = {"obj": ptyrax_core.IndexSliceParameter(p)}
+
+    def at(i):
+        return ptyrax_core.resolve_parametrizations(model, i)["obj"].at_current_index()
+
+    out = jax.jit(jax.vmap(at))(jnp.arange(2))
+    assert jnp.allclose(out, jnp.exp(1j * jnp.arange(18.0).reshape(2, 3, 3)), atol=1e-5)
+
+
+def test_exp_functions_agree_and_refuse_complex():
+    phase = np.linspace(0, 6, 7)
+    assert np.allclose(np.asarray(phase_only_exp(jnp.asarray(phase))), phase_only_exp_np(phase))
+    assert np.allclose(np.asarray(phase_only_exp(phase)), np.exp(1j * phase), atol=1e-6)
+    with pytest.raises(ValueError, match="phase must be real"):
+        phase_only_exp(jnp.ones(2, jnp.complex64))
+    with pytest.raises(ValueError, match="phase must be real"):
+        phase_only_exp_np(np.ones(2, complex))
+    with pytest.raises(TypeError, match="inside jax.jit use phase_only_exp"):
+        jax.jit(phase_only_exp_np)(jnp.ones(2))
+    with pytest.raises(TypeCheckError, match="phase"):
+        phase_only_exp([0.0, 1.0])
+
+
+def test_bad_construction_names_the_argument():
+    with pytest.raises(ValueError, match="phase_initializer must return a real phase"):
+        PhaseOnlyArrayParametrization((2,), lambda s: jnp.ones(s, jnp.complex64))
+    with pytest.raises(ValueError, match=r"phase_initializer returned shape \(3,\)"):
+        PhaseOnlyArrayParametrization((2,), lambda s: jnp.ones(3))
+    with pytest.raises(TypeCheckError, match="phase_initializer"):
+        PhaseOnlyArrayParametrization((2,), jnp.ones((2,)))
+    with pytest.raises(TypeCheckError, match="output_shape"):
+        PhaseOnlyArrayParametrization([2, 2])
+    with pytest.raises(ValueError, match="output_shape must not be negative"):
+        PhaseOnlyArrayParametrization((2, -1))
+
+
+def test_registered():
+    assert ptyrax_core.registry.get("phase_only") is PhaseOnlyArrayParametrization
+    from ptyrax_core.parametrizations import phase_only_exp as exported
+
+    assert exported is phase_only_exp
