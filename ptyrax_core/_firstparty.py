@@ -1,28 +1,37 @@
-"""Which first-party distribution provides which public name.
+"""Which first-party distribution provides which name.
 
 Plain data: core never imports a plugin, but it can tell a user what to install.
 """
 
-DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
+REGISTRY_NAMES: dict[str, tuple[str, ...]] = {
+    "ptyrax-phase-only": ("phase_only",),
+    "ptyrax-normalized": ("normalized", "normalized_referenced"),
+    "ptyrax-outer-product": ("outer_product",),
+    "ptyrax-wavelet": ("wavelet",),
+    "ptyrax-binary": ("binary",),
+}
+"""Distribution -> the registry names of its parametrizations."""
+
+EXPORTS: dict[str, tuple[str, ...]] = {
     "ptyrax-phase-only": (
-        "phase_only",
         "PhaseOnlyArrayParametrization",
         "phase_only_exp",
         "phase_only_exp_np",
     ),
     "ptyrax-normalized": (
-        "normalized",
-        "normalized_referenced",
         "NormalizedArrayParametrization",
         "NormalizedReferencedArrayParametrization",
         "mean_l2_norm",
     ),
-    "ptyrax-outer-product": ("outer_product", "OuterProductArrayParametrization"),
-    "ptyrax-wavelet": ("wavelet", "WaveletArrayParametrization"),
-    "ptyrax-binary": ("binary", "BinaryArrayParametrization"),
+    "ptyrax-outer-product": ("OuterProductArrayParametrization",),
+    "ptyrax-wavelet": ("WaveletArrayParametrization",),
+    "ptyrax-binary": ("BinaryArrayParametrization",),
 }
+"""Distribution -> the public names it exports (classes and helper functions)."""
 
-_PROVIDER = {name: dist for dist, names in DISTRIBUTIONS.items() for name in names}
+_PROVIDER = {
+    name: dist for table in (REGISTRY_NAMES, EXPORTS) for dist, names in table.items() for name in names
+}
 
 
 def provider(name: str) -> str | None:

@@ -5,7 +5,7 @@ import pytest
 import ptyrax_core
 from ptyrax_core import MissingPluginError
 from ptyrax_core import parametrizations as face
-from ptyrax_core._firstparty import DISTRIBUTIONS
+from ptyrax_core._firstparty import EXPORTS
 
 # Every name of ../shared/seed/ptyrax-parametrizations-api.txt.
 SEED_NAMES = {
@@ -21,7 +21,7 @@ SEED_NAMES = {
 
 
 def test_every_seed_name_is_core_or_first_party():
-    first_party = {n for names in DISTRIBUTIONS.values() for n in names}
+    first_party = {n for names in EXPORTS.values() for n in names}
     assert SEED_NAMES <= set(face.__all__) | first_party
 
 

@@ -1,0 +1,41 @@
+"""Core and one plugin, from built distributions: its names only; the rest say what to install."""
+
+import importlib.metadata
+
+import pytest
+
+from ptyrax_core import MissingPluginError, UnknownParametrizationError, registry
+from ptyrax_core import parametrizations as face
+from ptyrax_core._firstparty import EXPORTS, REGISTRY_NAMES
+
+
+def test_only_this_plugin_is_installed_and_not_editable(isolated_distribution):
+    installed = {d.metadata["Name"] for d in importlib.metadata.distributions()}
+    assert installed & set(EXPORTS) == {isolated_distribution}
+    direct_url = importlib.metadata.distribution(isolated_distribution).read_text("direct_url.json")
+    assert direct_url is None or '"editable": true' not in direct_url
+
+
+def test_its_names_are_registered_and_no_others(isolated_distribution):
+    assert set(registry.names()) == {
+        "direct",
+        "index_slice",
+        *REGISTRY_NAMES[isolated_distribution],
+    }
+    plugins = {p.distribution: p for p in registry.plugins()}
+    assert set(plugins) == {"ptyrax-core", isolated_distribution}
+    assert plugins[isolated_distribution].error is None
+    for name in EXPORTS[isolated_distribution]:
+        assert callable(getattr(face, name))
+
+
+def test_other_plugins_names_say_what_to_install(isolated_distribution):
+    for dist, names in EXPORTS.items():
+        if dist == isolated_distribution:
+            continue
+        for name in names:
+            with pytest.raises(MissingPluginError, match=f"pip install {dist}"):
+                getattr(face, name)
+        for name in REGISTRY_NAMES[dist]:
+            with pytest.raises(UnknownParametrizationError, match=f"pip install {dist}"):
+                registry.get(name)
