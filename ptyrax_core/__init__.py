@@ -27,6 +27,9 @@ from ._checks import (
     check_index as check_index,
 )
 from ._checks import (
+    static_float as static_float,
+)
+from ._checks import (
     typechecked as typechecked,
 )
 from ._errors import (

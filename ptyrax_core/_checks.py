@@ -101,3 +101,38 @@ def check_index(index: Any, argname: str = "index") -> None:
             f"{argname} must be an integer scalar (an int, or a 0-d integer array, traced or not); "
             f"got {shown}."
         )
+
+
+def static_float(value: Any, argname: str, *, nonzero: bool = False) -> float:
+    """`value` as a Python float, for a static configuration field (a threshold, a scale).
+
+    Accepts a real number: a Python or NumPy int or float, or a concrete 0-d array. Refuses,
+    naming `argname`: a traced value (configuration is read when a parametrization is built,
+    outside `jax.jit`), a bool, a complex or non-numeric value, one that is not finite, and zero
+    when `nonzero`.
+
+    >>> static_float(np.float32(0.25), "threshold")
+    0.25
+    >>> static_float(float("nan"), "threshold")
+    Traceback (most recent call last):
+    ...
+    ValueError: threshold must be a finite real number; got nan.
+    """
+    if isinstance(value, jax.core.Tracer):
+        raise TypeError(
+            f"{argname} is a traced value, but it is static configuration: build the "
+            "parametrization outside jax.jit, jax.vmap and jax.grad, then pass it in."
+        )
+    array = np.asarray(value) if isinstance(value, jax.Array | np.ndarray | np.generic) else None
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if array is not None:
+        ok = array.ndim == 0 and (
+            np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+        )
+    if not ok:
+        raise TypeError(f"{argname} must be a real number; got {value!r}.")
+    number = float(value)
+    if not np.isfinite(number) or (nonzero and number == 0.0):
+        wanted = "finite and nonzero" if nonzero else "a finite real number"
+        raise ValueError(f"{argname} must be {wanted}; got {number}.")
+    return number

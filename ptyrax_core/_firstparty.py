@@ -30,7 +30,10 @@ EXPORTS: dict[str, tuple[str, ...]] = {
 """Distribution -> the public names it exports (classes and helper functions)."""
 
 _PROVIDER = {
-    name: dist for table in (REGISTRY_NAMES, EXPORTS) for dist, names in table.items() for name in names
+    name: dist
+    for table in (REGISTRY_NAMES, EXPORTS)
+    for dist, names in table.items()
+    for name in names
 }
 
 

@@ -50,9 +50,7 @@ def mean_l2_norm(
     if any(not -ndim <= ax < ndim for ax in axes):
         raise ValueError(f"axes {axes} are out of range for a of shape {tuple(np.shape(a))}.")
     if len({ax % ndim for ax in axes}) != len(axes):
-        raise ValueError(
-            f"axes must not repeat an axis; got {axes} for a of {ndim} dimensions."
-        )
+        raise ValueError(f"axes must not repeat an axis; got {axes} for a of {ndim} dimensions.")
     a = jnp.asarray(a)
     squared = jnp.real(a * jnp.conj(a)) if jnp.iscomplexobj(a) else jnp.square(a)
     return jnp.mean(jnp.sqrt(jnp.sum(squared, axis=axes)))

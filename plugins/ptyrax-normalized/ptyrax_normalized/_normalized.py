@@ -38,9 +38,10 @@ class NormalizedArrayParametrization(ptyrax_core.ArrayParametrization):
         _scale: the scale (static): a float, or a tuple of `N` floats.
 
     Raises:
-        ValueError: `scale` (given or computed) is zero, not finite, complex, or of a shape other
-            than `()` or `(N,)`; or both `scale` and `scaling_function` are given.
-        TypeError: the scale is a traced value (construction inside `jax.jit`), or not a number.
+        ValueError: `scale` (given or computed) is zero, not finite, or of a shape other than
+            `()` or `(N,)`; or both `scale` and `scaling_function` are given.
+        TypeError: the scale is a traced value (construction inside `jax.jit`), or not a real
+            number (complex, bool, ...).
 
     Example:
         >>> import jax.numpy as jnp
@@ -87,8 +88,9 @@ class NormalizedReferencedArrayParametrization(ptyrax_core.ArrayParametrization)
 
     `_data` starts at zero, so the array starts as `initial_data`, and training learns a
     correction on top of that estimate. The reference is never trained: `__call__` stops its
-    gradient, so its gradient is exactly zero (it is an array leaf, deliberately frozen; leave
-    it out of the optimizer, or let it receive zero updates). The scale sets the size of the
+    gradient, so its gradient is exactly zero. It is an array leaf, deliberately frozen: an
+    optimizer that moves parameters without a gradient (weight decay) would move it too, so
+    leave it out of such an optimizer's parameters. The scale sets the size of the
     trained offset's units, and is static as in
     [`NormalizedArrayParametrization`][ptyrax_normalized.NormalizedArrayParametrization].
 

@@ -20,6 +20,10 @@ def _is_default(scale: Any) -> bool:
     return type(scale) in (float, int) and scale == 1.0
 
 
+def _named(fn: Any) -> str:
+    return getattr(fn, "__qualname__", None) or repr(fn)
+
+
 def _shown(value: Any) -> str:
     if isinstance(value, jax.Array | np.ndarray) and value.ndim > 0:
         return f"an array of shape {value.shape}"
@@ -45,12 +49,15 @@ def read_scale(
     if not _is_default(scale):
         raise ValueError(
             f"{cls}: give scale or scaling_function, not both; got scale={_shown(scale)} and "
-            f"scaling_function={scaling_function!r}. With scaling_function the scale is "
+            f"scaling_function={_named(scaling_function)}. With scaling_function the scale is "
             "scaling_function(initial_data): leave scale at its default, 1.0."
         )
     computed = scaling_function(data)
     return data, static_scale(
-        cls, computed, data.shape, f"scale (computed by scaling_function {scaling_function!r})"
+        cls,
+        computed,
+        data.shape,
+        f"scale (computed by scaling_function {_named(scaling_function)})",
     )
 
 
@@ -62,34 +69,23 @@ def static_scale(cls: str, value: Any, shape: tuple[int, ...], what: str) -> Sca
             f"the parametrization is built: construct {cls} outside jax.jit (and jax.vmap, "
             "jax.grad), then pass it into the transformed function."
         )
-    if isinstance(value, bool | np.bool_):
-        raise TypeError(f"{cls}: {what} must be a real number; got {value!r}.")
-    array = np.asarray(value)
-    if np.iscomplexobj(array):
-        raise ValueError(f"{cls}: {what} must be real; got dtype {array.dtype}.")
-    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number):
-        raise TypeError(
-            f"{cls}: {what} must be a real number or an array of them; "
-            f"got {type(value).__name__} of dtype {array.dtype}."
+    ndim = np.ndim(value) if isinstance(value, jax.Array | np.ndarray) else 0
+    if ndim == 0:
+        return ptyrax_core.static_float(value, f"{cls}: {what}", nonzero=True)
+    if ndim == 1 and len(shape) >= 1 and value.shape[0] == shape[0]:
+        return tuple(
+            ptyrax_core.static_float(v, f"{cls}: {what}[{i}]", nonzero=True)
+            for i, v in enumerate(np.asarray(value))
         )
-    if array.ndim == 0:
-        values = (float(array),)
-    elif array.ndim == 1 and len(shape) >= 1 and array.shape[0] == shape[0]:
-        values = tuple(float(v) for v in array)
-    else:
-        per_index = (
-            f", or of shape ({shape[0]},) to scale each index of initial_data's leading axis"
-            if shape
-            else ""
-        )
-        raise ValueError(
-            f"{cls}: {what} must be a scalar{per_index}; got shape {array.shape} for "
-            f"initial_data of shape {tuple(shape)}."
-        )
-    bad = [v for v in values if not np.isfinite(v) or v == 0.0]
-    if bad:
-        raise ValueError(f"{cls}: {what} must be finite and nonzero; got {bad[0]}.")
-    return values[0] if array.ndim == 0 else values
+    per_index = (
+        f", or of shape ({shape[0]},) to scale each index of initial_data's leading axis"
+        if shape
+        else ""
+    )
+    raise ValueError(
+        f"{cls}: {what} must be a scalar{per_index}; got shape {np.shape(value)} for "
+        f"initial_data of shape {tuple(shape)}."
+    )
 
 
 def broadcast_scale(scale: Scale, data: jax.Array) -> float | jax.Array:

@@ -1,0 +1,127 @@
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jaxtyping import TypeCheckError
+from ptyrax_outer_product import OuterProductArrayParametrization
+
+import ptyrax_core
+
+
+def normal(seed):
+    rng = np.random.default_rng(seed)
+    return lambda shape: rng.standard_normal(shape).astype(np.float32)
+
+
+def test_default_ones_sums_n_outer_terms():
+    p = OuterProductArrayParametrization((5, 7, 2), n_outer=3)
+    assert p.column_vector.shape == (5, 3, 2) and p.row_vector.shape == (3, 7, 2)
+    assert jnp.array_equal(p(), jnp.full((5, 7, 2), 3.0))
+    assert p.shape == (5, 7, 2) and p.n_outer == 3
+
+
+def test_matches_an_explicit_sum_of_outer_products():
+    p = OuterProductArrayParametrization((2, 4, 5, 3), n_outer=2, initializer=normal(1))
+    c, r = np.asarray(p.column_vector), np.asarray(p.row_vector)
+    expected = np.zeros((2, 4, 5, 3))
+    for b in range(2):
+        for d in range(3):
+            for s in range(2):
+                expected[b, :, :, d] += np.outer(c[b, :, s, d], r[b, s, :, d])
+    assert np.allclose(np.asarray(p()), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("n_outer", [1, 2, 3])
+def test_rank_is_at_most_n_outer_per_slice(n_outer):
+    p = OuterProductArrayParametrization((2, 8, 6, 2), n_outer, initializer=normal(n_outer))
+    out = np.asarray(p())
+    ranks = {int(np.linalg.matrix_rank(out[b, :, :, d])) for b in range(2) for d in range(2)}
+    assert ranks == {n_outer}  # random factors: exactly n_outer, never more
+    # with n_outer >= min(M, N) the slices are unconstrained (full rank 6)
+    q = OuterProductArrayParametrization((8, 6, 1), n_outer=7, initializer=normal(0))
+    assert np.linalg.matrix_rank(np.asarray(q())[..., 0]) == 6
+
+
+def test_initializer_gets_each_factor_shape_and_complex_works():
+    shapes = []
+
+    def init(shape):
+        shapes.append(shape)
+        return jnp.ones(shape, jnp.complex64) * 1j
+
+    p = OuterProductArrayParametrization((4, 3, 5, 2), n_outer=2, initializer=init)
+    assert shapes == [(4, 3, 2, 2), (4, 2, 5, 2)]
+    assert p().dtype == jnp.complex64 and jnp.allclose(p(), -2.0)
+    q = OuterProductArrayParametrization((2, 2, 1), 1, initializer=lambda s: np.ones(s, int))
+    assert jnp.issubdtype(q.column_vector.dtype, jnp.floating)
+    assert isinstance(q.row_vector, jax.Array)
+
+
+def test_gradient_reaches_both_factors():
+    p = OuterProductArrayParametrization((3, 4, 1), n_outer=2, initializer=normal(2))
+    target = jnp.arange(12.0).reshape(3, 4, 1)
+    grads = jax.grad(lambda p: jnp.sum((p() - target) ** 2))(p)
+    residual = 2 * (p() - target)
+    # dL/dc[m,s,d] = sum_n residual[m,n,d] r[s,n,d]; dL/dr[s,n,d] = sum_m residual c[m,s,d]
+    assert jnp.allclose(
+        grads.column_vector, jnp.einsum("mnd,snd->msd", residual, p.row_vector), atol=1e-4
+    )
+    assert jnp.allclose(
+        grads.row_vector, jnp.einsum("mnd,msd->snd", residual, p.column_vector), atol=1e-4
+    )
+
+
+def test_only_the_factors_are_leaves_and_plain_jit_takes_it():
+    p = OuterProductArrayParametrization((4, 4, 1), n_outer=2, initializer=normal(3))
+    leaves = jax.tree_util.tree_leaves(eqx.filter(p, eqx.is_inexact_array))
+    assert [x.shape for x in leaves] == [(4, 2, 1), (2, 4, 1)]
+    assert len(jax.tree_util.tree_leaves(p)) == 2
+    assert jnp.allclose(jax.jit(lambda p: p())(p), p(), atol=1e-6)
+
+
+def test_resolves_under_jit_and_vmap_with_index_slice():
+    p = OuterProductArrayParametrization((3, 4, 5, 1), n_outer=1, initializer=normal(4))
+    model = {"probe": ptyrax_core.IndexSliceParameter(p)}
+
+    def at(i):
+        return ptyrax_core.resolve_parametrizations(model, i)["probe"].at_current_index()
+
+    out = jax.jit(jax.vmap(at))(jnp.arange(3))
+    assert out.shape == (3, 4, 5, 1) and jnp.allclose(out, p(), atol=1e-6)
+
+    def loss(model, i):
+        return jnp.sum(ptyrax_core.resolve_parametrizations(model, i)["probe"].at_current_index())
+
+    grads = jax.jit(jax.grad(loss))(model, 1)
+    # only index 1 contributes: the gradient on the other indices' factors is zero
+    g = grads["probe"].parameters.column_vector
+    assert jnp.all(g[0] == 0) and jnp.all(g[2] == 0) and jnp.any(g[1] != 0)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match=r"output_shape must have at least 3 dimensions.*\(4, 4\)"):
+        OuterProductArrayParametrization((4, 4), 1)
+    with pytest.raises(ValueError, match="output_shape must not be negative"):
+        OuterProductArrayParametrization((4, -4, 1), 1)
+    with pytest.raises(ValueError, match="n_outer must be an integer of at least 1; got 0"):
+        OuterProductArrayParametrization((4, 4, 1), 0)
+    with pytest.raises(ValueError, match="n_outer must be an integer of at least 1; got True"):
+        OuterProductArrayParametrization((4, 4, 1), True)
+    with pytest.raises(TypeCheckError, match="n_outer"):
+        OuterProductArrayParametrization((4, 4, 1), 2.0)
+    with pytest.raises(TypeCheckError, match="output_shape"):
+        OuterProductArrayParametrization([4, 4, 1], 1)
+    with pytest.raises(TypeCheckError, match="initializer"):
+        OuterProductArrayParametrization((4, 4, 1), 1, initializer=jnp.ones((4, 1, 1)))
+    with pytest.raises(ValueError, match=r"initializer returned shape \(4, 4, 1\) for the column"):
+        OuterProductArrayParametrization((4, 4, 1), 1, initializer=lambda s: jnp.ones((4, 4, 1)))
+    with pytest.raises(TypeError, match="initializer must be the array returned"):
+        OuterProductArrayParametrization((4, 4, 1), 1, initializer=lambda s: [1.0])
+
+
+def test_registered():
+    assert ptyrax_core.registry.get("outer_product") is OuterProductArrayParametrization
+    from ptyrax_core.parametrizations import OuterProductArrayParametrization as exported
+
+    assert exported is OuterProductArrayParametrization
