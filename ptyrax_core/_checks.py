@@ -85,6 +85,30 @@ def as_array(value: Any, argname: str) -> Array:
     return jnp.asarray(value)
 
 
+def initialize(initializer: Callable[..., Any], shape: tuple[int, ...], argname: str) -> Array:
+    """`initializer(shape)`, checked: an array of exactly `shape`, integers made floating.
+
+    The shared reading of a shape-taking `initializer` argument (such as `jnp.zeros`). A
+    result that is not an array, or has another shape, raises an error naming `argname`.
+
+    >>> initialize(jnp.ones, (2, 3), "initializer").dtype
+    dtype('float32')
+    >>> initialize(lambda shape: jnp.ones(3), (2, 3), "initializer")
+    Traceback (most recent call last):
+    ...
+    ValueError: initializer returned shape (3,); it is called with the shape it must return, (2, 3).
+    """
+    array = as_array(lambda: initializer(shape), argname)
+    if array.shape != tuple(shape):
+        raise ValueError(
+            f"{argname} returned shape {array.shape}; it is called with the shape it must "
+            f"return, {tuple(shape)}."
+        )
+    if not jnp.issubdtype(array.dtype, jnp.inexact):
+        array = array.astype(jnp.result_type(float))
+    return array
+
+
 def check_index(index: Any, argname: str = "index") -> None:
     """Raise `TypeError` unless `index` is an integer scalar: a Python or NumPy int, or a 0-d
     integer array (traced ones included)."""

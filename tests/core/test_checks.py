@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from jaxtyping import Array, Float, TypeCheckError
 
-from ptyrax_core import as_array, check_index, typechecked
+from ptyrax_core import as_array, check_index, initialize, static_float, typechecked
 
 
 @typechecked
@@ -66,3 +66,46 @@ def test_check_index_accepts_traced_and_rejects_with_the_argument_name():
     jax.vmap(lambda i: check_index(i) or i)(jnp.arange(3))
     with pytest.raises(TypeError, match="position must be an integer scalar.*float32"):
         check_index(jnp.array(1.0), "position")
+
+
+@pytest.mark.parametrize(
+    "value", [0.5, 2, np.float32(0.5), np.int64(3), jnp.array(1.5), np.array(2.0)]
+)
+def test_static_float_accepts_concrete_real_numbers(value):
+    out = static_float(value, "threshold")
+    assert type(out) is float and out == float(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        (True, TypeError, "threshold must be a real number"),
+        (1j, TypeError, "threshold must be a real number"),
+        ("1", TypeError, "threshold must be a real number"),
+        (jnp.ones(2), TypeError, "threshold must be a real number"),
+        (float("inf"), ValueError, "threshold must be a finite real number"),
+        (np.nan, ValueError, "threshold must be a finite real number"),
+    ],
+)
+def test_static_float_refuses_naming_the_argument(value, error, message):
+    with pytest.raises(error, match=message):
+        static_float(value, "threshold")
+
+
+def test_static_float_nonzero_and_traced():
+    with pytest.raises(ValueError, match="scale must be finite and nonzero; got 0.0"):
+        static_float(0, "scale", nonzero=True)
+    with pytest.raises(TypeError, match="scale is a traced value.*outside jax.jit"):
+        jax.jit(lambda s: static_float(s, "scale"))(1.0)
+
+
+def test_initialize_calls_with_the_shape_and_checks_the_result():
+    seen = []
+    out = initialize(lambda s: seen.append(s) or np.arange(6).reshape(s), (2, 3), "init")
+    assert seen == [(2, 3)] and out.shape == (2, 3) and jnp.issubdtype(out.dtype, jnp.floating)
+    assert initialize(jnp.zeros, (2,), "init").dtype == jnp.float32
+    assert initialize(lambda s: jnp.ones(s, jnp.complex64), (2,), "init").dtype == jnp.complex64
+    with pytest.raises(ValueError, match=r"init returned shape \(3,\).*\(2,\)"):
+        initialize(lambda s: jnp.ones(3), (2,), "init")
+    with pytest.raises(TypeError, match="init must be the array returned by the initializer"):
+        initialize(lambda s: [0.0, 0.0], (2,), "init")

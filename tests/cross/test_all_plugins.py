@@ -5,8 +5,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from ptyrax_core import parametrizations as P
-from ptyrax_core import registry, resolve_parametrizations
+from ptyrax_core import parametrizations as P, registry, resolve_parametrizations
 from ptyrax_core._firstparty import EXPORTS, REGISTRY_NAMES
 
 SEED_NAMES = [

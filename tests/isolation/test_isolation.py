@@ -4,8 +4,12 @@ import importlib.metadata
 
 import pytest
 
-from ptyrax_core import MissingPluginError, UnknownParametrizationError, registry
-from ptyrax_core import parametrizations as face
+from ptyrax_core import (
+    MissingPluginError,
+    UnknownParametrizationError,
+    parametrizations as face,
+    registry,
+)
 from ptyrax_core._firstparty import EXPORTS, REGISTRY_NAMES
 
 

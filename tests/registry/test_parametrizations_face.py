@@ -3,8 +3,7 @@
 import pytest
 
 import ptyrax_core
-from ptyrax_core import MissingPluginError
-from ptyrax_core import parametrizations as face
+from ptyrax_core import MissingPluginError, parametrizations as face
 from ptyrax_core._firstparty import EXPORTS
 
 # Every name of ../shared/seed/ptyrax-parametrizations-api.txt.

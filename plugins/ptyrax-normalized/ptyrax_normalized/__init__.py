@@ -3,8 +3,8 @@
 import ptyrax_core
 
 from ._norm import mean_l2_norm as mean_l2_norm
-from ._normalized import NormalizedArrayParametrization as NormalizedArrayParametrization
 from ._normalized import (
+    NormalizedArrayParametrization as NormalizedArrayParametrization,
     NormalizedReferencedArrayParametrization as NormalizedReferencedArrayParametrization,
 )
 

@@ -263,8 +263,8 @@ def test_registered():
     )
     from ptyrax_core.parametrizations import (
         NormalizedArrayParametrization as exported_class,
+        mean_l2_norm as exported_function,
     )
-    from ptyrax_core.parametrizations import mean_l2_norm as exported_function
 
     assert exported_class is NormalizedArrayParametrization
     assert exported_function is mean_l2_norm

@@ -77,23 +77,13 @@ class OuterProductArrayParametrization(ptyrax_core.ArrayParametrization):
         if isinstance(n_outer, bool) or n_outer < 1:
             raise ValueError(f"n_outer must be an integer of at least 1; got {n_outer!r}.")
         *lead, m, n, d = output_shape
-        self.column_vector = _factor(initializer, (*lead, m, n_outer, d), "column_vector")
-        self.row_vector = _factor(initializer, (*lead, n_outer, n, d), "row_vector")
+        self.column_vector = ptyrax_core.initialize(
+            initializer, (*lead, m, n_outer, d), "initializer"
+        )
+        self.row_vector = ptyrax_core.initialize(initializer, (*lead, n_outer, n, d), "initializer")
         self.n_outer = n_outer
         self.output_shape = tuple(output_shape)
 
     def __call__(self) -> Inexact[Array, "... M N d"]:
         """The sum of outer products, shape `output_shape`."""
         return jnp.einsum("...msd,...snd->...mnd", self.column_vector, self.row_vector)
-
-
-def _factor(initializer: Callable[..., Any], shape: tuple[int, ...], name: str) -> Array:
-    factor = ptyrax_core.as_array(lambda: initializer(shape), "initializer")
-    if factor.shape != shape:
-        raise ValueError(
-            f"initializer returned shape {factor.shape} for the {name}; it is called with the "
-            f"shape it must return, here {shape}."
-        )
-    if not jnp.issubdtype(factor.dtype, jnp.inexact):
-        factor = factor.astype(jnp.result_type(float))
-    return factor

@@ -114,7 +114,7 @@ def test_bad_arguments():
         OuterProductArrayParametrization([4, 4, 1], 1)
     with pytest.raises(TypeCheckError, match="initializer"):
         OuterProductArrayParametrization((4, 4, 1), 1, initializer=jnp.ones((4, 1, 1)))
-    with pytest.raises(ValueError, match=r"initializer returned shape \(4, 4, 1\) for the column"):
+    with pytest.raises(ValueError, match=r"initializer returned shape \(4, 4, 1\); it is called"):
         OuterProductArrayParametrization((4, 4, 1), 1, initializer=lambda s: jnp.ones((4, 4, 1)))
     with pytest.raises(TypeError, match="initializer must be the array returned"):
         OuterProductArrayParametrization((4, 4, 1), 1, initializer=lambda s: [1.0])

@@ -2,8 +2,7 @@
 
 import ptyrax_core
 
-from ._exp import phase_only_exp as phase_only_exp
-from ._exp import phase_only_exp_np as phase_only_exp_np
+from ._exp import phase_only_exp as phase_only_exp, phase_only_exp_np as phase_only_exp_np
 from ._phase_only import PhaseOnlyArrayParametrization as PhaseOnlyArrayParametrization
 
 

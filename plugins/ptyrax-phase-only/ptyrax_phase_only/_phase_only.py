@@ -43,16 +43,12 @@ class PhaseOnlyArrayParametrization(ptyrax_core.ArrayParametrization):
     ):
         if any(n < 0 for n in output_shape):
             raise ValueError(f"output_shape must not be negative; got {output_shape}.")
-        phase = ptyrax_core.as_array(lambda: phase_initializer(output_shape), "phase_initializer")
+        phase = ptyrax_core.initialize(phase_initializer, tuple(output_shape), "phase_initializer")
         if jnp.iscomplexobj(phase):
             raise ValueError(
                 f"phase_initializer must return a real phase (radians); got dtype {phase.dtype}."
             )
-        if phase.shape != tuple(output_shape):
-            raise ValueError(
-                f"phase_initializer returned shape {phase.shape}; output_shape is {output_shape}."
-            )
-        self.phase = phase if jnp.issubdtype(phase.dtype, jnp.floating) else phase.astype(float)
+        self.phase = phase
         self.output_shape = tuple(output_shape)
 
     def __call__(self) -> Complex[Array, "..."]:

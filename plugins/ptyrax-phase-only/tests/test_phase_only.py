@@ -65,7 +65,7 @@ def test_exp_functions_agree_and_refuse_complex():
 def test_bad_construction_names_the_argument():
     with pytest.raises(ValueError, match="phase_initializer must return a real phase"):
         PhaseOnlyArrayParametrization((2,), lambda s: jnp.ones(s, jnp.complex64))
-    with pytest.raises(ValueError, match=r"phase_initializer returned shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"phase_initializer returned shape \(3,\).*\(2,\)"):
         PhaseOnlyArrayParametrization((2,), lambda s: jnp.ones(3))
     with pytest.raises(TypeCheckError, match="phase_initializer"):
         PhaseOnlyArrayParametrization((2,), jnp.ones((2,)))
