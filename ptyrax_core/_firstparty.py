@@ -24,7 +24,11 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "mean_l2_norm",
     ),
     "ptyrax-outer-product": ("OuterProductArrayParametrization",),
-    "ptyrax-wavelet": ("WaveletArrayParametrization",),
+    "ptyrax-wavelet": (
+        "WaveletArrayParametrization",
+        "wavelet_decompose",
+        "wavelet_reconstruct",
+    ),
     "ptyrax-binary": ("BinaryArrayParametrization",),
 }
 """Distribution -> the public names it exports (classes and helper functions)."""

@@ -1,9 +1,11 @@
 """The periodized 2-D discrete wavelet transform of orthogonal wavelets, in pure JAX.
 
-Polyphase: along one axis, split the samples into even and odd ones, and compute each output
-sample as one multiply-add per filter tap on those half-length arrays, shifted periodically
-(strided slices and one wrap-around concatenation; no convolution, no dense matrix). The
-synthesis is the adjoint of the analysis, which for an orthogonal wavelet is its inverse.
+Polyphase, one multiply-add per filter tap on half-length arrays; no convolution, no dense
+matrix, no loop over pixels. Analysis along one axis: wrap the array around once, then each tap
+reads a strided slice. Synthesis: each tap reads a periodically shifted (wrapped, sliced) copy
+of the half-length sub-bands, giving the even and odd output samples; both axes stay in this
+polyphase form and the four phases are interleaved once per level. The synthesis is the adjoint
+of the analysis, which for an orthogonal wavelet is its inverse.
 
 Conventions are PyWavelets' `mode="periodization"`: the analysis of `x` (even length `n`) is
 `a[o] = sum_j dec_lo[j] * x[(2 o + L / 2 - j) % n]` (and `d` likewise with `dec_hi`), for a filter
@@ -12,7 +14,7 @@ of even length `L`. Coefficients of several levels are packed as by `pywt.coeffs
 
 import functools
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -80,7 +82,8 @@ def _polyphase(wavelet: str) -> tuple[tuple[int, int, float, float], ...]:
     dec_lo, dec_hi, _, _ = filter_bank(wavelet)
     half = len(dec_lo) // 2
     return tuple(
-        ((half - j) % 2, (half - j) // 2, lo, hi) for j, (lo, hi) in enumerate(zip(dec_lo, dec_hi))
+        ((half - j) % 2, (half - j) // 2, lo, hi)
+        for j, (lo, hi) in enumerate(zip(dec_lo, dec_hi, strict=True))
     )
 
 
@@ -90,8 +93,11 @@ def _shifted(y: Array, shifts: set[int], axis: int) -> dict[int, Array]:
     before, after = max(0, -min(shifts)), max(0, max(shifts))
     if before or after:  # wrap around once; every shift is then a slice
         y = jnp.concatenate(
-            [lax.slice_in_dim(y, m - before, m, axis=axis), y]
-            + [lax.slice_in_dim(y, 0, after, axis=axis)],
+            [
+                lax.slice_in_dim(y, m - before, m, axis=axis),
+                y,
+                lax.slice_in_dim(y, 0, after, axis=axis),
+            ],
             axis=axis,
         )
     return {s: lax.slice_in_dim(y, before + s, before + s + m, axis=axis) for s in shifts}
@@ -104,15 +110,29 @@ def _sum(terms: list[Array]) -> Array:
 def _analysis(x: Array, wavelet: str, axis: int) -> tuple[Array, Array]:
     """One level along `axis` (even length): the low-pass and high-pass halves."""
     taps = _polyphase(wavelet)
-    phases = [lax.slice_in_dim(x, p, None, stride=2, axis=axis) for p in (0, 1)]
-    shifted = [_shifted(phases[p], {s for q, s, _, _ in taps if q == p}, axis) for p in (0, 1)]
-    low = _sum([lo * shifted[p][s] for p, s, lo, _ in taps])
-    high = _sum([hi * shifted[p][s] for p, s, _, hi in taps])
+    n = x.shape[axis]
+    shifts = [s for _, s, _, _ in taps]
+    before, after = max(0, -min(shifts)), max(0, max(shifts))
+    if before or after:  # wrap around once; every tap is then a strided slice
+        x = jnp.concatenate(
+            [
+                lax.slice_in_dim(x, n - 2 * before, n, axis=axis),
+                x,
+                lax.slice_in_dim(x, 0, 2 * after, axis=axis),
+            ],
+            axis=axis,
+        )
+    sampled = {
+        (p, s): lax.slice_in_dim(x, 2 * (before + s) + p, 2 * (before + s) + p + n - 1, 2, axis)
+        for p, s, _, _ in taps
+    }
+    low = _sum([lo * sampled[p, s] for p, s, lo, _ in taps])
+    high = _sum([hi * sampled[p, s] for p, s, _, hi in taps])
     return low, high
 
 
-def _synthesis(low: Array, high: Array, wavelet: str, axis: int) -> Array:
-    """The adjoint (and inverse) of `_analysis`: the interleaved even and odd samples."""
+def _synthesis(low: Array, high: Array, wavelet: str, axis: int) -> tuple[Array, Array]:
+    """The adjoint (and inverse) of `_analysis`: the even and odd samples."""
     taps = _polyphase(wavelet)
     shifts = {-s for _, s, _, _ in taps}
     low_shifted, high_shifted = _shifted(low, shifts, axis), _shifted(high, shifts, axis)
@@ -120,34 +140,77 @@ def _synthesis(low: Array, high: Array, wavelet: str, axis: int) -> Array:
         _sum([lo * low_shifted[-s] + hi * high_shifted[-s] for q, s, lo, hi in taps if q == p])
         for p in (0, 1)
     )
-    axis %= even.ndim
-    interleaved = jnp.stack([even, odd], axis=axis + 1)
-    return interleaved.reshape(even.shape[:axis] + (-1,) + even.shape[axis + 1 :])
+    return even, odd
 
 
-def decompose(x: Inexact[Array, "*batch h w"], wavelet: str, level: int) -> Array:
+def _decompose(x: Inexact[Array, "*batch h w"], wavelet: str, level: int) -> Array:
     """Packed coefficients of `x` (sizes divisible by `2 ** level`), shape of `x`."""
     low_w, high_w = _analysis(x, wavelet, axis=-1)
     aa, da = _analysis(low_w, wavelet, axis=-2)
     ad, dd = _analysis(high_w, wavelet, axis=-2)
     if level > 1:
-        aa = decompose(aa, wavelet, level - 1)
-    return jnp.concatenate(
-        [jnp.concatenate([aa, ad], axis=-1), jnp.concatenate([da, dd], axis=-1)], axis=-2
-    )
+        aa = _decompose(aa, wavelet, level - 1)
+    # (..., 2, m, 2, n) -> (..., 2m, 2n): the four sub-bands as blocks, in one pass
+    packed = jnp.stack([jnp.stack(row, axis=-2) for row in ((aa, ad), (da, dd))], axis=-4)
+    return packed.reshape((*aa.shape[:-2], 2 * aa.shape[-2], 2 * aa.shape[-1]))
 
 
-def reconstruct(coefficients: Inexact[Array, "*batch h w"], wavelet: str, level: int) -> Array:
-    """The inverse of `decompose`, reading each sub-band as a slice of `coefficients`."""
+def _reconstruct(coefficients: Inexact[Array, "*batch h w"], wavelet: str, level: int) -> Array:
+    """The inverse (and transpose) of `_decompose`; each sub-band is a slice of `coefficients`."""
     h, w = coefficients.shape[-2:]
     c = coefficients
     x = c[..., : h >> level, : w >> level]
     for j in range(level, 0, -1):
         m, n = h >> j, w >> j
+        # Both axes in the polyphase domain; the four phases are interleaved once, at the end.
         low_w = _synthesis(x, c[..., m : 2 * m, :n], wavelet, axis=-2)
         high_w = _synthesis(c[..., :m, n : 2 * n], c[..., m : 2 * m, n : 2 * n], wavelet, axis=-2)
-        x = _synthesis(low_w, high_w, wavelet, axis=-1)
+        phases = [
+            _synthesis(lo, hi, wavelet, axis=-1) for lo, hi in zip(low_w, high_w, strict=True)
+        ]
+        # (..., m, 2, n, 2) -> (..., 2m, 2n): x[2i + p, 2k + q] = phases[p][q][i, k]
+        x = jnp.stack([jnp.stack(pair, axis=-1) for pair in phases], axis=-3)
+        x = x.reshape((*x.shape[:-4], 2 * m, 2 * n))
     return x
+
+
+# Derivatives. Both transforms are linear, and each is the transpose of the other. JAX's own
+# reverse mode would transpose the slices, wraps and interleaves of a transform op by op (3 to 7
+# times slower than the transform on CPU). So each transform's derivative is declared as the
+# transpose of the other one (`jax.linear_transpose`, exact): reverse mode, transposing that
+# again, runs the other transform's own code, and forward mode keeps working.
+
+
+def _transpose(f: Callable[..., Array], y: Array, wavelet: str, level: int) -> Array:
+    """`f`'s transpose applied to `y`; `f` maps arrays of `y`'s shape and dtype to the same."""
+    (out,) = jax.linear_transpose(
+        lambda v: f(v, wavelet, level), jax.ShapeDtypeStruct(y.shape, y.dtype)
+    )(y)
+    return out
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+def decompose(x: Inexact[Array, "*batch h w"], wavelet: str, level: int) -> Array:
+    """Packed coefficients of `x` (sizes divisible by `2 ** level`), shape of `x`."""
+    return _decompose(x, wavelet, level)
+
+
+@decompose.defjvp
+def _decompose_jvp(wavelet, level, primals, tangents):
+    (x,), (dx,) = primals, tangents
+    return decompose(x, wavelet, level), _transpose(_reconstruct, dx, wavelet, level)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+def reconstruct(coefficients: Inexact[Array, "*batch h w"], wavelet: str, level: int) -> Array:
+    """The inverse (and transpose) of `decompose`."""
+    return _reconstruct(coefficients, wavelet, level)
+
+
+@reconstruct.defjvp
+def _reconstruct_jvp(wavelet, level, primals, tangents):
+    (c,), (dc,) = primals, tangents
+    return reconstruct(c, wavelet, level), _transpose(_decompose, dc, wavelet, level)
 
 
 def as_inexact(x: Shaped[Array, "..."]) -> Array:
@@ -162,16 +225,18 @@ def pad_and_decompose(
     """Pad the last two axes at their end to `padded_shape` by repeating the last row and
     column (NumPy's `mode="edge"`), then `decompose`."""
     x = as_inexact(x)
-    pad = [(0, 0)] * (x.ndim - 2) + [(0, p - n) for p, n in zip(padded_shape, x.shape[-2:])]
+    pad = [(0, 0)] * (x.ndim - 2) + [
+        (0, p - n) for p, n in zip(padded_shape, x.shape[-2:], strict=True)
+    ]
     return decompose(jnp.pad(x, pad, mode="edge"), wavelet, level)
 
 
 @functools.partial(jax.jit, static_argnames=("wavelet", "level", "shape"))
 def reconstruct_and_crop(
-    coefficients: Inexact[Array, "*batch h w"], wavelet: str, level: int, shape: tuple[int, int]
+    coefficients: Shaped[Array, "*batch h w"], wavelet: str, level: int, shape: tuple[int, int]
 ) -> Array:
     """`reconstruct`, then the leading `shape` of the last two axes."""
-    x = reconstruct(coefficients, wavelet, level)
+    x = reconstruct(as_inexact(coefficients), wavelet, level)
     if x.shape[-2:] != shape:
         x = x[..., : shape[0], : shape[1]]
     return x
