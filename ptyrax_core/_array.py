@@ -72,7 +72,10 @@ class ArrayParametrization(eqx.Module):
     (`.dtype`, `.T`, ...) or indexing it raises `UnresolvedParametrizationError`, which says to
     call [`resolve_parametrizations`][ptyrax_core.resolve_parametrizations] first.
 
-    Concrete classes that plugins register declare a snake_case `registry_name`.
+    Concrete classes that plugins register declare a snake_case `registry_name`. Array fields
+    that are deliberately not trained (a fixed reference, a mask; `__call__` stops their
+    gradient) are named in `frozen_fields`, so that tools and the conformance kit
+    (`ptyrax_core.testing`) can tell them from parameters.
 
     Attributes:
         output_shape: the shape of the array `__call__` returns (static).
@@ -89,6 +92,7 @@ class ArrayParametrization(eqx.Module):
 
     output_shape: tuple[int, ...] = eqx.field(static=True)
     registry_name: ClassVar[str]
+    frozen_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -13,3 +13,17 @@ def ptyrax_parametrizations():
 @hookimpl
 def ptyrax_functions():
     return [as_direct_array_parametrization]
+
+
+@hookimpl
+def ptyrax_examples():
+    import jax.numpy as jnp
+
+    grid = jnp.linspace(-1.0, 1.0, 12).reshape(3, 4)
+    return [
+        DirectArrayParametrization(grid),
+        DirectArrayParametrization(jnp.exp(1j * grid)),
+        DirectArrayParametrization(DirectArrayParametrization(grid)),
+        IndexSliceParameter(jnp.arange(10.0).reshape(5, 2)),
+        IndexSliceParameter({"shift": grid, "defocus": DirectArrayParametrization(grid[:, 0])}),
+    ]

@@ -30,6 +30,16 @@ def ptyrax_parametrizations() -> Sequence[type]:
 
 
 @hookspec
+def ptyrax_examples() -> Sequence[object]:
+    """Return small example instances of this plugin's parametrizations.
+
+    The conformance kit checks each one (`ptyrax_core.testing.check_parametrization`, and the
+    pytest fixture `ptyrax_example`). Cover every class and its main options (real and complex,
+    with and without batch dimensions, ...); keep them small, they are built when a test asks.
+    """
+
+
+@hookspec
 def ptyrax_functions() -> Sequence[Callable]:
     """Return the helper functions this plugin contributes.
 

@@ -74,6 +74,7 @@ class _Registry:
     classes: dict[str, tuple[type, str]]  # registry name -> (class, distribution)
     exports: dict[str, tuple[Any, str]]  # public name -> (class or function, distribution)
     plugins: list[PluginInfo]
+    manager: pluggy.PluginManager
 
 
 _lock = threading.RLock()
@@ -101,9 +102,9 @@ def _current() -> _Registry:
 
 def _discover() -> _Registry:
     strict = _flag("PTYRAX_STRICT_PLUGINS")
-    registry = _Registry({}, {}, [])
     manager = pluggy.PluginManager(GROUP)
     manager.add_hookspecs(hookspecs)
+    registry = _Registry({}, {}, [], manager)
     _load(registry, manager, "builtins", "ptyrax-core", __version__, lambda: _builtins, strict)
     for ep in _selected_entry_points(strict):
         dist = ep.dist.name if ep.dist else "an unknown distribution"
@@ -272,6 +273,27 @@ def plugins() -> list[PluginInfo]:
 def exports() -> dict[str, Any]:
     """Every public name the loaded plugins contribute: class names and helper functions."""
     return {name: obj for name, (obj, _) in _current().exports.items()}
+
+
+def examples(plugin: str | None = None) -> dict[str, list[Any]]:
+    """Example instances from each loaded plugin's `ptyrax_examples` hook, built now.
+
+    Arguments:
+        plugin: an entry-point name (`"builtins"` for core's own) to build only its examples.
+
+    Returns:
+        Plugin name -> its examples (plugins without the hook are left out).
+    """
+    registry = _current()
+    loaded = [p.name for p in registry.plugins if p.error is None]
+    if plugin is not None and plugin not in loaded:
+        raise KeyError(f"no loaded plugin is named {plugin!r}; loaded: {', '.join(loaded)}.")
+    built = {}
+    for name in loaded if plugin is None else [plugin]:
+        found = _call(registry.manager, registry.manager.get_plugin(name), "ptyrax_examples")
+        if found:
+            built[name] = found
+    return built
 
 
 def reload() -> list[PluginInfo]:
