@@ -9,6 +9,8 @@ REGISTRY_NAMES: dict[str, tuple[str, ...]] = {
     "ptyrax-outer-product": ("outer_product",),
     "ptyrax-wavelet": ("wavelet",),
     "ptyrax-binary": ("binary",),
+    "ptyrax-support": ("probe_support",),
+    "ptyrax-bounded": ("bounded_amplitude_phase",),
 }
 """Distribution -> the registry names of its parametrizations."""
 
@@ -30,6 +32,8 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "wavelet_reconstruct",
     ),
     "ptyrax-binary": ("BinaryArrayParametrization",),
+    "ptyrax-support": ("ProbeSupportArrayParametrization",),
+    "ptyrax-bounded": ("BoundedAmplitudePhaseArrayParametrization",),
 }
 """Distribution -> the public names it exports (classes and helper functions)."""
 

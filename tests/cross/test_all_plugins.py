@@ -8,6 +8,7 @@ from seed import SEED_NAMES  # tests/seed.py
 
 from ptyrax_core import parametrizations as P, registry, resolve_parametrizations
 from ptyrax_core._firstparty import EXPORTS, REGISTRY_NAMES
+from ptyrax_core.testing import check_parametrization
 
 N, S = 4, 16
 
@@ -96,3 +97,8 @@ def test_mixed_model_passes_plain_jit_and_serialises(tmp_path):
     eqx.tree_serialise_leaves(tmp_path / "model.eqx", model)
     back = eqx.tree_deserialise_leaves(tmp_path / "model.eqx", mixed_model())
     assert jnp.allclose(total_loss(back), total_loss(model))
+
+
+def test_conformance(ptyrax_example):
+    """The conformance kit over every example of every installed plugin."""
+    check_parametrization(ptyrax_example)

@@ -9,6 +9,7 @@ from jaxtyping import TypeCheckError
 from ptyrax_binary import BinaryArrayParametrization
 
 import ptyrax_core
+from ptyrax_core.testing import check_parametrization
 
 DATA = jnp.array([[0.1, 0.5, 0.50001], [0.9, -2.0, 3.0]])
 MASK = jnp.array([[False, False, True], [True, False, True]])
@@ -139,3 +140,8 @@ def test_registered():
     from ptyrax_core.parametrizations import BinaryArrayParametrization as exported
 
     assert exported is BinaryArrayParametrization
+
+
+def test_conformance(ptyrax_example):
+    """ptyrax-core's kit, over this plugin's examples (and the built-ins')."""
+    check_parametrization(ptyrax_example)

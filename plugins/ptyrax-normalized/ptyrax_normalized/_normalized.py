@@ -123,6 +123,7 @@ class NormalizedReferencedArrayParametrization(ptyrax_core.ArrayParametrization)
     """
 
     registry_name: ClassVar[str] = "normalized_referenced"
+    frozen_fields: ClassVar[tuple[str, ...]] = ("_reference_value",)
     _data: Inexact[Array, "..."]
     _scale: Scale = eqx.field(static=True)
     _reference_value: Inexact[Array, "..."]

@@ -11,6 +11,7 @@ from ptyrax_normalized import (
 )
 
 import ptyrax_core
+from ptyrax_core.testing import check_parametrization
 
 CLASSES = [NormalizedArrayParametrization, NormalizedReferencedArrayParametrization]
 DATA = jnp.arange(24.0).reshape(2, 3, 4) - 5.0
@@ -268,3 +269,8 @@ def test_registered():
 
     assert exported_class is NormalizedArrayParametrization
     assert exported_function is mean_l2_norm
+
+
+def test_conformance(ptyrax_example):
+    """ptyrax-core's kit, over this plugin's examples (and the built-ins')."""
+    check_parametrization(ptyrax_example)

@@ -8,3 +8,14 @@ from ._outer_product import OuterProductArrayParametrization as OuterProductArra
 @ptyrax_core.hookimpl
 def ptyrax_parametrizations():
     return [OuterProductArrayParametrization]
+
+
+@ptyrax_core.hookimpl
+def ptyrax_examples():
+    import jax
+
+    key = jax.random.PRNGKey(0)
+    return [
+        OuterProductArrayParametrization((5, 4, 2), 2, lambda s: jax.random.normal(key, s)),
+        OuterProductArrayParametrization((3, 5, 4, 1), 1),
+    ]

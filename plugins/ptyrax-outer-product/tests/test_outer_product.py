@@ -7,6 +7,7 @@ from jaxtyping import TypeCheckError
 from ptyrax_outer_product import OuterProductArrayParametrization
 
 import ptyrax_core
+from ptyrax_core.testing import check_parametrization
 
 
 def normal(seed):
@@ -125,3 +126,8 @@ def test_registered():
     from ptyrax_core.parametrizations import OuterProductArrayParametrization as exported
 
     assert exported is OuterProductArrayParametrization
+
+
+def test_conformance(ptyrax_example):
+    """ptyrax-core's kit, over this plugin's examples (and the built-ins')."""
+    check_parametrization(ptyrax_example)

@@ -14,3 +14,13 @@ def ptyrax_parametrizations():
 @ptyrax_core.hookimpl
 def ptyrax_functions():
     return [phase_only_exp, phase_only_exp_np]
+
+
+@ptyrax_core.hookimpl
+def ptyrax_examples():
+    import jax.numpy as jnp
+
+    return [
+        PhaseOnlyArrayParametrization((3, 4), lambda s: jnp.linspace(-3.0, 3.0, 12).reshape(s)),
+        PhaseOnlyArrayParametrization((2, 3, 3), lambda s: 0.1 * jnp.ones(s)),
+    ]

@@ -6,6 +6,7 @@ from jaxtyping import TypeCheckError
 from ptyrax_phase_only import PhaseOnlyArrayParametrization, phase_only_exp, phase_only_exp_np
 
 import ptyrax_core
+from ptyrax_core.testing import check_parametrization
 
 
 def test_unit_magnitude_with_the_initial_phase():
@@ -80,3 +81,8 @@ def test_registered():
     from ptyrax_core.parametrizations import phase_only_exp as exported
 
     assert exported is phase_only_exp
+
+
+def test_conformance(ptyrax_example):
+    """ptyrax-core's kit, over this plugin's examples (and the built-ins')."""
+    check_parametrization(ptyrax_example)

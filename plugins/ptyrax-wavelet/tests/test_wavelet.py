@@ -8,6 +8,7 @@ from ptyrax_wavelet import WaveletArrayParametrization, wavelet_decompose, wavel
 from ptyrax_wavelet._dwt import filter_bank, max_level
 
 import ptyrax_core
+from ptyrax_core.testing import check_parametrization
 
 RNG = np.random.default_rng(0)
 
@@ -270,3 +271,8 @@ def test_bad_data_names_it():
         WaveletArrayParametrization(lambda: [[1.0, 2.0], [3.0, 4.0]])
     with pytest.raises(TypeError, match="data_or_initializer: an initializer is called with no"):
         WaveletArrayParametrization(jnp.zeros)
+
+
+def test_conformance(ptyrax_example):
+    """ptyrax-core's kit, over this plugin's examples (and the built-ins')."""
+    check_parametrization(ptyrax_example)

@@ -1,0 +1,361 @@
+"""The rules, one function each, in the order they are checked."""
+
+import dataclasses
+import io
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import registry
+from .._array import ArrayParametrization
+from .._index import IndexDependentParameter
+from .._resolve import resolve_parametrizations
+
+_SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*\Z")
+
+
+class _Broken(AssertionError):
+    pass
+
+
+def _require(ok: Any, p: Any, rule: str, problem: str, why: str) -> None:
+    if not ok:
+        raise _Broken(f"{type(p).__name__} breaks the rule {rule!r}: {problem}. {why}")
+
+
+def _output(p: Any, index: Any = None) -> Any:
+    return p() if isinstance(p, ArrayParametrization) else p.at_index(index)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal pytrees of arrays: exactly for integers and bools, to round-off for floats."""
+    la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
+    if jax.tree_util.tree_structure(a) != jax.tree_util.tree_structure(b):
+        return False
+    for x, y in zip(la, lb, strict=True):
+        x, y = np.asarray(x), np.asarray(y)
+        if x.shape != y.shape or x.dtype != y.dtype:
+            return False
+        if np.issubdtype(x.dtype, np.inexact):
+            scale = max(1.0, float(np.max(np.abs(y)))) if y.size else 1.0
+            if not np.allclose(x, y, rtol=1e-5, atol=1e-5 * scale, equal_nan=True):
+                return False
+        elif not np.array_equal(x, y):
+            return False
+    return True
+
+
+def _stacks(all_values: Any, stacked: Any) -> bool:
+    """Each leaf of `all_values` is the matching leaf of `stacked` with its axis 0 elsewhere."""
+    pairs = zip(
+        jax.tree_util.tree_leaves(all_values), jax.tree_util.tree_leaves(stacked), strict=False
+    )
+    return jax.tree_util.tree_structure(all_values) == jax.tree_util.tree_structure(
+        stacked
+    ) and all(
+        any(
+            _same(jnp.moveaxis(a, axis, 0), s)
+            for axis in range(a.ndim)
+            if a.shape[axis] == s.shape[0]
+        )
+        for a, s in pairs
+    )
+
+
+def registry_name(p: Any) -> None:
+    cls = type(p)
+    name = cls.__dict__.get("registry_name")
+    why = "Specs, checkpoints and registry.get find the class by it."
+    _require(
+        isinstance(name, str) and _SNAKE_CASE.match(name),
+        p,
+        "registry name",
+        f"the class must declare its own snake_case registry_name; it has {name!r}",
+        why,
+    )
+    if name in registry.names():
+        _require(
+            registry.get(name) is cls,
+            p,
+            "registry name",
+            f"{name!r} is registered for another class, {registry.get(name).__qualname__}",
+            why,
+        )
+
+
+def array_leaves(p: Any) -> None:
+    for path, leaf in jax.tree_util.tree_leaves_with_path(p):
+        _require(
+            isinstance(leaf, jax.Array),
+            p,
+            "array leaves",
+            f"the field {jax.tree_util.keystr(path)} holds a {type(leaf).__name__}, which is not "
+            "a JAX array",
+            "Plain jax.jit traces every leaf: configuration belongs in eqx.field(static=True), "
+            "parameters in JAX arrays.",
+        )
+
+
+def no_array_in_static_fields(p: Any) -> None:
+    for field in dataclasses.fields(p):
+        if not field.metadata.get("static", False):
+            continue
+        value = getattr(p, field.name, None)
+        arrays = [
+            x for x in jax.tree_util.tree_leaves(value) if isinstance(x, jax.Array | np.ndarray)
+        ]
+        _require(
+            not arrays,
+            p,
+            "no array in a static field",
+            f"the static field {field.name!r} holds an array",
+            "Static fields are hashed for jit's cache: an array there is unhashable, retraces on "
+            "every call, or is baked in as a constant. Keep arrays in ordinary fields (frozen "
+            "ones in frozen_fields), or store Python numbers and tuples.",
+        )
+
+
+def output_shape_and_dtype(p: Any) -> None:
+    if isinstance(p, IndexDependentParameter):
+        _require(
+            isinstance(p.n, int) and p.n >= 1,
+            p,
+            "output",
+            f"n must be a positive int; it is {p.n!r}",
+            "Resolvers and vmap over scan indices rely on it.",
+        )
+        stacked = jax.vmap(p.at_index)(jnp.arange(p.n))
+        _require(
+            _stacks(p.all, stacked),
+            p,
+            "output",
+            "all is not the values of at_index(0), ..., at_index(n - 1) stacked along one axis",
+            "resolve_parametrizations(model) with index=None gives all; with an index, "
+            "at_index. A model must see the same values both ways.",
+        )
+        return
+    try:
+        out = p()
+    except Exception as e:
+        raise _Broken(
+            f"{type(p).__name__} breaks the rule 'output': calling it raised "
+            f"{type(e).__name__}: {e}"
+        ) from e
+    _require(
+        isinstance(out, jax.Array) and out.shape == tuple(p.output_shape),
+        p,
+        "output",
+        f"it returned {getattr(out, 'shape', type(out).__name__)}, but its output_shape is "
+        f"{tuple(p.output_shape)}",
+        "The forward model is written against the declared shape.",
+    )
+    jitted = jax.jit(lambda q: q())(p)
+    _require(
+        p().dtype == out.dtype == jitted.dtype,
+        p,
+        "output",
+        f"its dtype changes: {out.dtype}, then {p().dtype}, and {jitted.dtype} under jax.jit",
+        "A dtype that changes between calls retraces or silently promotes the model.",
+    )
+
+
+def _indices(p: Any) -> list[int]:
+    return sorted({0, p.n - 1})
+
+
+def jit_equals_eager(p: Any) -> None:
+    cases = [None] if isinstance(p, ArrayParametrization) else _indices(p)
+    for i in cases:
+        eager = _output(p, i)
+        jitted = jax.jit(_output)(p, i)
+        _require(
+            _same(jitted, eager),
+            p,
+            "jit equals eager",
+            "under jax.jit it gives another result than eagerly"
+            + ("" if i is None else f" (index {i})"),
+            "Every reconstruction step is jitted.",
+        )
+
+
+def deterministic(p: Any) -> None:
+    cases = [None] if isinstance(p, ArrayParametrization) else _indices(p)
+    for i in cases:
+        _require(
+            _same(_output(p, i), _output(p, i)),
+            p,
+            "deterministic",
+            "two calls gave different results",
+            "Optimizers and checkpoint round trips assume the same parameters give the same array.",
+        )
+
+
+def _fields(module: Any, prefix: str = "") -> Iterator[tuple[str, Any, bool]]:
+    """(name, subtree, frozen) per field, descending into nested parametrizations."""
+    frozen = getattr(type(module), "frozen_fields", ())
+    for field in dataclasses.fields(module):
+        if field.metadata.get("static", False):
+            continue
+        value = getattr(module, field.name)
+        name = f"{prefix}{field.name}"
+        if isinstance(value, ArrayParametrization):
+            yield from _fields(value, f"{name}.")
+        else:
+            yield name, value, field.name in frozen
+
+
+def gradients(p: Any) -> None:
+    probe = jax.eval_shape(
+        lambda q: _output(q, 0 if isinstance(q, IndexDependentParameter) else None), p
+    )
+    if not all(jnp.issubdtype(x.dtype, jnp.inexact) for x in jax.tree_util.tree_leaves(probe)):
+        return  # a boolean or integer output has no gradient to check
+    keys = iter(jax.random.split(jax.random.PRNGKey(0), 64))
+
+    def weight(x: Any) -> Any:
+        w = jax.random.normal(next(keys), x.shape)
+        return w + 1j * jax.random.normal(next(keys), x.shape) if jnp.iscomplexobj(x) else w
+
+    weights = jax.tree_util.tree_map(weight, probe)
+
+    def objective(q: Any) -> Any:
+        outs = (
+            [_output(q, None)]
+            if isinstance(q, ArrayParametrization)
+            else [q.at_index(i) for i in _indices(q)]
+        )
+        total = 0.0
+        for out in outs:
+            for w, x in zip(
+                jax.tree_util.tree_leaves(weights), jax.tree_util.tree_leaves(out), strict=True
+            ):
+                total = total + jnp.sum(jnp.real(jnp.conj(w) * x))
+        return total
+
+    grads = eqx.filter_grad(objective)(p)
+    for name, value, frozen in _fields(grads):
+        leaves = [x for x in jax.tree_util.tree_leaves(value) if isinstance(x, jax.Array)]
+        if not leaves:
+            continue
+        moved = any(bool(jnp.any(x != 0)) for x in leaves)
+        if frozen:
+            _require(
+                not moved,
+                p,
+                "gradients",
+                f"the field {name!r} is in frozen_fields but gets a gradient",
+                "Stop it in __call__ with jax.lax.stop_gradient, or train it and drop it from "
+                "frozen_fields.",
+            )
+        else:
+            _require(
+                moved,
+                p,
+                "gradients",
+                f"the field {name!r} gets no gradient from the output",
+                "A parameter without a gradient is silently never trained. If that is deliberate, "
+                "name it in frozen_fields and stop its gradient.",
+            )
+
+
+def pytree_round_trips(p: Any) -> None:
+    case = None if isinstance(p, ArrayParametrization) else 0
+    expected = _output(p, case)
+    leaves, treedef = jax.tree_util.tree_flatten(p)
+    rebuilt = jax.tree_util.tree_unflatten(treedef, leaves)
+    _require(
+        _same(_output(rebuilt, case), expected),
+        p,
+        "pytree round trips",
+        "rebuilt from its leaves, it gives another result",
+        "Optimizers and transformations rebuild modules from their leaves.",
+    )
+    buffer = io.BytesIO()
+    eqx.tree_serialise_leaves(buffer, p)
+    buffer.seek(0)
+    template = jax.tree_util.tree_map(jnp.zeros_like, p)
+    loaded = eqx.tree_deserialise_leaves(buffer, template)
+    _require(
+        _same(_output(loaded, case), expected),
+        p,
+        "pytree round trips",
+        "after eqx.tree_serialise_leaves / tree_deserialise_leaves it gives another result",
+        "Labs keep checkpoints for months.",
+    )
+
+
+def resolves_in_a_model(p: Any) -> None:
+    from .._index import IndexSliceParameter
+
+    n = 3 if isinstance(p, ArrayParametrization) else p.n
+    model = {"p": p, "i": IndexSliceParameter(jnp.arange(n))}
+
+    def resolved(model: Any, index: Any) -> Any:
+        value = resolve_parametrizations(model, index)["p"]
+        return value if isinstance(p, ArrayParametrization) else value.at_current_index()
+
+    indices = jnp.arange(n)
+    batch = jax.jit(jax.vmap(resolved, in_axes=(None, 0)))(model, indices)
+    for i in _indices(p) if isinstance(p, IndexDependentParameter) else [0, n - 1]:
+        expected = _output(p, None if isinstance(p, ArrayParametrization) else i)
+        _require(
+            _same(jax.jit(resolved)(model, i), expected)
+            and _same(jax.tree_util.tree_map(lambda x, i=i: x[i], batch), expected),
+            p,
+            "resolves in a model",
+            f"resolve_parametrizations(model, index) under jax.jit or jax.vmap gave another "
+            f"result at index {i}",
+            "That is how every model uses a parametrization.",
+        )
+
+
+RULES: tuple[Callable[[Any], None], ...] = (
+    registry_name,
+    array_leaves,
+    no_array_in_static_fields,
+    output_shape_and_dtype,
+    deterministic,
+    jit_equals_eager,
+    gradients,
+    pytree_round_trips,
+    resolves_in_a_model,
+)
+"""The rules `check_parametrization` applies, in order."""
+
+
+def check_parametrization(instance: Any) -> None:
+    """Return when `instance` follows every rule; else raise `AssertionError` for the first one
+    broken, saying what is wrong and why it matters.
+
+    Checks an `ArrayParametrization` or an `IndexDependentParameter`: its class declares a
+    unique snake_case `registry_name`; every leaf is a JAX array and no static field holds one;
+    the output has `output_shape` and a stable dtype; `jax.jit` gives the eager result; calls are
+    deterministic; every trainable inexact field gets a gradient and every field in
+    `frozen_fields` gets none; it survives pytree flattening and equinox serialisation; and it
+    resolves inside a model under `jax.jit` and `jax.vmap` over an index.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from ptyrax_core import DirectArrayParametrization
+        >>> check_parametrization(DirectArrayParametrization(jnp.ones((2, 3))))
+    """
+    if not isinstance(instance, ArrayParametrization | IndexDependentParameter):
+        raise TypeError(
+            "check_parametrization checks an ArrayParametrization or IndexDependentParameter "
+            f"instance; got {type(instance).__name__}."
+        )
+    for rule in RULES:
+        try:
+            rule(instance)
+        except _Broken:
+            raise
+        except Exception as e:
+            raise AssertionError(
+                f"{type(instance).__name__} breaks the rule {rule.__name__.replace('_', ' ')!r}: "
+                f"checking it raised {type(e).__name__}: {e}"
+            ) from e
