@@ -3,10 +3,11 @@
 import argparse
 import dataclasses
 import json
+import pathlib
 import sys
 import warnings
 
-from . import registry
+from . import _scaffold, registry
 from ._errors import PluginError, PluginWarning
 from ._version import __version__
 
@@ -40,6 +41,12 @@ def _plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_plugin(args: argparse.Namespace) -> int:
+    target, written = _scaffold.new_plugin(args.name, args.output)
+    print(_scaffold.next_steps(args.name, target, written))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the `ptyrax` command; returns its exit status."""
     parser = argparse.ArgumentParser(
@@ -52,12 +59,35 @@ def main(argv: list[str] | None = None) -> int:
     )
     plugins.add_argument("--json", action="store_true", help="print a JSON list of objects")
     plugins.set_defaults(run=_plugins)
+    new_plugin = commands.add_parser(
+        "new-plugin",
+        help="create a new plugin distribution, ready to install and test",
+        description="Create the folder ptyrax-NAME: a plugin distribution with an example "
+        "parametrization, its hooks, tests (conformance included) and a README.",
+    )
+    new_plugin.add_argument(
+        "name",
+        metavar="NAME",
+        help="the plugin's registry and entry-point name, snake_case (such as my_thing: "
+        "distribution ptyrax-my-thing, module ptyrax_my_thing)",
+    )
+    new_plugin.add_argument(
+        "--output",
+        metavar="DIR",
+        type=pathlib.Path,
+        default=pathlib.Path("."),
+        help="the folder to create ptyrax-NAME in (default: the current one)",
+    )
+    new_plugin.set_defaults(run=_new_plugin)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
     except PluginError as e:
         print(f"ptyrax: error: {e}", file=sys.stderr)
         return 1
+    except _scaffold.ScaffoldError as e:
+        print(f"ptyrax new-plugin: error: {e}", file=sys.stderr)
+        return e.status
 
 
 if __name__ == "__main__":

@@ -1,0 +1,239 @@
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jaxtyping import TypeCheckError
+from ptyrax_bounded import BoundedAmplitudePhaseArrayParametrization as Bounded
+
+import ptyrax_core
+from ptyrax_core.testing import check_parametrization
+
+MARGIN = 1e-3  # documented: the normalized amplitude is clipped to [MARGIN, 1 - MARGIN]
+GRID = jnp.linspace(-1.0, 1.0, 12).reshape(3, 4)
+AMPLITUDE = 0.5 + 0.4 * GRID  # in [0.1, 0.9]
+PHASE = 2.5 * GRID
+OBJ = (AMPLITUDE * jnp.exp(1j * PHASE)).astype(jnp.complex64)
+
+
+def linear(p, weights):
+    return jnp.sum(jnp.real(jnp.conj(weights) * p()))
+
+
+# --- construction, round trip, clipping -------------------------------------------------------
+
+
+def test_round_trip_for_in_range_complex_data():
+    p = Bounded(OBJ)
+    out = p()
+    assert out.shape == (3, 4) == p.output_shape and out.dtype == jnp.complex64
+    assert p.u.dtype == p.phase.dtype == jnp.float32
+    assert jnp.allclose(out, OBJ, atol=1e-6)
+    assert jnp.allclose(p.amplitude, AMPLITUDE, atol=1e-6)
+    assert jnp.allclose(p.phase, PHASE, atol=1e-6)
+    assert (p.a_min, p.a_max) == (0.0, 1.0) and type(p.a_min) is type(p.a_max) is float
+
+
+def test_round_trip_with_bounds_and_batch_dims():
+    data = jnp.stack([OBJ, 2.0 * OBJ])[:, None]  # amplitudes in [0.1, 1.8]
+    p = Bounded(data, a_min=0.05, a_max=np.float32(2.0))
+    assert p.output_shape == (2, 1, 3, 4) and p.a_max == 2.0
+    assert jnp.allclose(p(), data, atol=1e-5)
+    u = (AMPLITUDE - 0.05) / 1.95
+    assert jnp.allclose(p.u[0, 0], jnp.log(u / (1 - u)), atol=1e-5)  # the logit
+
+
+def test_real_integer_and_numpy_data():
+    p = Bounded(np.asarray(GRID))  # negative values: phase pi
+    assert isinstance(p.u, jax.Array) and p().dtype == jnp.complex64
+    assert jnp.allclose(p.phase, jnp.where(GRID < 0, jnp.pi, 0.0))
+    inside = jnp.abs(GRID) < 1 - MARGIN
+    assert jnp.allclose(p()[inside], GRID[inside], atol=1e-6)
+    q = Bounded(np.array([[0, 1], [2, 3]]), a_min=0, a_max=4)
+    assert q.u.dtype == jnp.float32 and jnp.allclose(q(), jnp.array([[0, 1], [2, 3]]), atol=1e-2)
+
+
+def test_amplitudes_outside_the_bounds_are_clipped_inside_by_the_margin():
+    data = jnp.array([0.0, 0.2, 0.25, 1.0, 1.2, 50.0]) * jnp.exp(0.3j)
+    p = Bounded(data, a_min=0.2, a_max=1.2)
+    assert jnp.all(jnp.isfinite(p.u))
+    low, high = 0.2 + MARGIN, 1.2 - MARGIN  # the margin is relative to a_max - a_min = 1.0
+    assert jnp.allclose(p.amplitude, jnp.array([low, low, 0.25, 1.0, high, high]), atol=1e-6)
+    assert p.phase[0] == 0.0 and jnp.allclose(p.phase[1:], 0.3)  # angle(0) is 0
+    # at the bound the amplitude can still move: the sigmoid's slope is about MARGIN, not 0
+    grads = jax.grad(lambda p: jnp.sum(jnp.abs(p())))(p)
+    assert jnp.all(jnp.abs(grads.u) > 0.5 * MARGIN)
+
+
+# --- bounds hold, gradients -------------------------------------------------------------------
+
+
+def test_amplitude_stays_in_bounds_for_any_u():
+    p = Bounded(OBJ, a_min=0.2, a_max=1.5)
+    for u in (jnp.full((3, 4), 1e4), jnp.full((3, 4), -1e4), jnp.linspace(-80, 80, 12)):
+        q = eqx.tree_at(lambda p: p.u, p, u.reshape(3, 4))
+        assert jnp.all((q.amplitude >= 0.2) & (q.amplitude <= 1.5))
+        assert jnp.allclose(jnp.abs(q()), q.amplitude, rtol=1e-6)
+    top = eqx.tree_at(lambda p: p.u, p, jnp.full((3, 4), jnp.inf))
+    assert jnp.all(top.amplitude == 1.5)
+
+
+@pytest.mark.parametrize("bounds", [(0.0, 1.0), (0.2, 1.5)])
+def test_bounds_hold_after_large_gradient_steps(bounds):
+    a_min, a_max = bounds
+    p = Bounded(OBJ, a_min, a_max)
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    target = 10.0 * jax.random.normal(keys[0], (3, 4)) * jnp.exp(1j * GRID)  # far out of range
+
+    @jax.jit
+    def step(p, lr):
+        grads = jax.grad(lambda p: jnp.sum(jnp.abs(p() - target) ** 2))(p)
+        return jax.tree_util.tree_map(lambda x, g: x - lr * g, p, grads)
+
+    for lr in (1e2, 1e4, -1e4, 1e6):  # descent and ascent, absurdly large steps
+        p = step(p, lr)
+        assert jnp.all(jnp.isfinite(p.u)) and jnp.all(jnp.isfinite(p.phase))
+        assert jnp.all((p.amplitude >= a_min) & (p.amplitude <= a_max))
+        assert jnp.all(jnp.abs(p()) <= a_max * (1 + 1e-6))
+    assert jnp.any(p.amplitude == a_max) and jnp.any(p.amplitude == a_min)  # saturated both ways
+
+
+def test_gradients_reach_both_fields_and_match_analytic():
+    p = Bounded(OBJ, a_min=0.1, a_max=2.0)
+    weights = jnp.exp(1j * GRID) * (1.5 + GRID)
+    grads = jax.jit(jax.grad(linear))(p, weights)
+    sig = jax.nn.sigmoid(p.u)
+    rotated = jnp.conj(weights) * jnp.exp(1j * p.phase)
+    # out = A(u) e^{i phi}; d/du Re(conj(w) out) = Re(conj(w) e^{i phi}) * 1.9 sigma'(u)
+    assert jnp.allclose(grads.u, jnp.real(rotated) * 1.9 * sig * (1 - sig), atol=1e-5)
+    assert jnp.allclose(grads.phase, jnp.real(1j * rotated) * p.amplitude, atol=1e-5)
+    assert jnp.all(grads.u != 0) and jnp.all(grads.phase != 0)
+
+
+def test_a_gradient_step_moves_both_fields_and_lowers_the_loss():
+    p = Bounded(OBJ)
+    target = 0.7 * jnp.exp(1j * (PHASE + 0.2))
+
+    def loss(p):
+        return jnp.sum(jnp.abs(p() - target) ** 2)
+
+    grads = jax.grad(loss)(p)
+    stepped = eqx.apply_updates(p, jax.tree_util.tree_map(lambda g: -0.1 * g, grads))
+    assert jnp.all(stepped.u != p.u) and jnp.all(stepped.phase != p.phase)
+    assert loss(stepped) < loss(p)
+
+
+# --- static configuration, transformations ----------------------------------------------------
+
+
+def test_bounds_are_static_and_plain_jit_takes_it():
+    p = Bounded(OBJ, a_min=0.05, a_max=1.0)
+    assert [x.shape for x in jax.tree_util.tree_leaves(p)] == [(3, 4), (3, 4)]
+    assert len(jax.tree_util.tree_leaves(eqx.filter(p, eqx.is_inexact_array))) == 2
+    f = jax.jit(lambda p: p())
+    assert jnp.allclose(f(p), p()) and jnp.allclose(f(p), OBJ, atol=1e-6)
+    # the same leaves, other static bounds: traced anew
+    q = Bounded(OBJ, a_min=1.0, a_max=2.0)
+    same_leaves = eqx.tree_at(lambda q: (q.u, q.phase), q, (p.u, p.phase))
+    assert jnp.allclose(jnp.abs(f(same_leaves)), 1.0 + (AMPLITUDE - 0.05) / 0.95, atol=1e-5)
+
+
+def test_resolves_under_jit_and_vmap_with_index_slice():
+    data = jnp.stack([OBJ, 0.5 * OBJ, OBJ.conj()])
+    p = Bounded(data)
+    model = {"object": ptyrax_core.IndexSliceParameter(p)}
+
+    def at(i):
+        return ptyrax_core.resolve_parametrizations(model, i)["object"].at_current_index()
+
+    out = jax.jit(jax.vmap(at))(jnp.arange(3))
+    assert jnp.allclose(out, p(), atol=1e-6) and jnp.allclose(out, data, atol=1e-6)
+
+
+def test_grad_through_resolve_in_jit():
+    model = {
+        "object": Bounded(OBJ),
+        "scale": ptyrax_core.IndexSliceParameter(jnp.array([1.0, 3.0])),
+    }
+
+    def loss(model, i):
+        m = ptyrax_core.resolve_parametrizations(model, i)
+        return jnp.sum(jnp.abs(m["object"] * m["scale"].at_current_index()) ** 2)
+
+    grads = jax.jit(jax.grad(loss))(model, 1)
+    p = model["object"]
+    sig = jax.nn.sigmoid(p.u)
+    assert jnp.allclose(grads["object"].u, 9.0 * 2 * p.amplitude * sig * (1 - sig), atol=1e-5)
+    assert jnp.allclose(grads["object"].phase, 0.0, atol=1e-5)  # |.|^2 ignores the phase
+
+
+def test_construct_inside_jit_with_static_bounds():
+    out = jax.jit(lambda x: Bounded(x, a_min=0.0, a_max=1.0)())(OBJ)
+    assert jnp.allclose(out, OBJ, atol=1e-6)
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+def test_a_min_must_not_be_negative():
+    with pytest.raises(ValueError, match=r"a_min must be at least 0.*got -0.5"):
+        Bounded(OBJ, a_min=-0.5)
+
+
+@pytest.mark.parametrize("a_max", [0.5, 0.2, 0])
+def test_a_max_must_exceed_a_min(a_max):
+    with pytest.raises(ValueError, match=r"a_max must be greater than a_min; got a_min=0.5"):
+        Bounded(OBJ, a_min=0.5, a_max=a_max)
+
+
+@pytest.mark.parametrize("name", ["a_min", "a_max"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), np.float32("-inf")])
+def test_bounds_must_be_finite(name, bad):
+    with pytest.raises(ValueError, match=f"{name} must be a finite real number"):
+        Bounded(OBJ, **{name: bad})
+
+
+@pytest.mark.parametrize("name", ["a_min", "a_max"])
+def test_bounds_of_a_wrong_kind(name):
+    with pytest.raises(TypeError, match=f"{name} must be a real number; got True"):
+        Bounded(OBJ, **{name: True})
+    with pytest.raises(TypeError, match=f"{name} must be a real number"):
+        Bounded(OBJ, **{name: jnp.array(1.0 + 1j)})
+    with pytest.raises(TypeError, match=f"{name} must be a real number"):
+        Bounded(OBJ, **{name: jnp.ones(2)})
+    with pytest.raises(TypeCheckError, match=name):
+        Bounded(OBJ, **{name: "1"})
+
+
+def test_traced_bounds_say_to_build_outside_jit():
+    with pytest.raises(TypeError, match=r"a_max is a traced value.*outside jax\.jit"):
+        jax.jit(lambda b: Bounded(OBJ, a_max=b)())(2.0)
+
+
+def test_bad_initial_data():
+    with pytest.raises(TypeCheckError, match="initial_data"):
+        Bounded([0.5, 0.25])
+    with pytest.raises(TypeCheckError, match="initial_data"):
+        Bounded(jnp.ones(2, bool))
+
+
+# --- registration -----------------------------------------------------------------------------
+
+
+def test_registered():
+    assert ptyrax_core.registry.get("bounded_amplitude_phase") is Bounded
+    from ptyrax_core.parametrizations import BoundedAmplitudePhaseArrayParametrization as exported
+
+    assert exported is Bounded
+
+
+def test_examples_cover_the_options():
+    examples = ptyrax_core.registry.examples("bounded")["bounded"]
+    assert all(type(p) is Bounded for p in examples)
+    assert {len(p.output_shape) for p in examples} == {2, 3}
+    assert {(p.a_min, p.a_max) for p in examples} == {(0.0, 1.0), (0.2, 1.5)}
+    assert any(jnp.all(p.phase % jnp.pi == 0) for p in examples)  # one from real data
+
+
+def test_conformance(ptyrax_example):
+    check_parametrization(ptyrax_example)
