@@ -17,9 +17,7 @@ def _status(plugin: registry.PluginInfo) -> str:
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    with warnings.catch_warnings():  # failures are part of the listing
-        warnings.simplefilter("ignore", PluginWarning)
-        records = registry.plugins()
+    records = registry.plugins()
     if args.json:
         rows = [dataclasses.asdict(p) for p in records]
         for row in rows:
@@ -79,8 +77,17 @@ def main(argv: list[str] | None = None) -> int:
         help="the folder to create ptyrax-NAME in (default: the current one)",
     )
     new_plugin.set_defaults(run=_new_plugin)
-    args = parser.parse_args(argv)
     try:
+        with warnings.catch_warnings(record=True) as load_problems:
+            warnings.simplefilter("always", PluginWarning)
+            registry.plugins()
+        with warnings.catch_warnings(record=True) as command_problems:
+            warnings.simplefilter("always", PluginWarning)
+            registry.add_commands(commands)
+        args = parser.parse_args(argv)
+        shown = command_problems if args.run is _plugins else load_problems + command_problems
+        for problem in shown:  # `ptyrax plugins` lists the load failures itself
+            print(f"ptyrax: warning: {problem.message}", file=sys.stderr)
         return args.run(args)
     except PluginError as e:
         print(f"ptyrax: error: {e}", file=sys.stderr)

@@ -10,6 +10,7 @@ mything = "ptyrax_mything"
 """
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pluggy
 
@@ -36,6 +37,18 @@ def ptyrax_examples() -> Sequence[object]:
     The conformance kit checks each one (`ptyrax_core.testing.check_parametrization`, and the
     pytest fixture `ptyrax_example`). Cover every class and its main options (real and complex,
     with and without batch dimensions, ...); keep them small, they are built when a test asks.
+    """
+
+
+@hookspec
+def ptyrax_commands(commands: Any) -> None:
+    """Add subcommands to the `ptyrax` command.
+
+    `commands` is the command's argparse sub-parsers object: add a parser with
+    `commands.add_parser(name, help=...)`, give it arguments, and
+    `set_defaults(run=function)`, where `function(args)` runs the command and returns its exit
+    status. A name that another plugin or core already uses is refused with a warning (an
+    error under `PTYRAX_STRICT_PLUGINS=1`).
     """
 
 

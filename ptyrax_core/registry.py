@@ -296,6 +296,26 @@ def examples(plugin: str | None = None) -> dict[str, list[Any]]:
     return built
 
 
+def add_commands(commands: Any) -> None:
+    """Let every loaded plugin add its subcommands to `commands` (the `ptyrax` command's
+    argparse sub-parsers) through its `ptyrax_commands` hook.
+
+    A hook that raises, or adds a name already taken, is skipped with a `PluginWarning` (a
+    `PluginError` under `PTYRAX_STRICT_PLUGINS=1`); the other plugins' commands stay.
+    """
+    manager = _current().manager
+    for impl in manager.hook.ptyrax_commands.get_hookimpls():
+        try:
+            impl.function(**dict.fromkeys(impl.argnames, commands))
+        except Exception as e:
+            _problem(
+                f"ptyrax plugin {impl.plugin_name!r} could not add its commands: "
+                f"{type(e).__name__}: {e}",
+                _flag("PTYRAX_STRICT_PLUGINS"),
+                e,
+            )
+
+
 def reload() -> list[PluginInfo]:
     """Forget what was discovered and discover again, as `plugins()` returns it.
 

@@ -52,3 +52,46 @@ def test_usage_errors(capsys):
     with pytest.raises(SystemExit):
         main(["--version"])
     assert "ptyrax-core" in capsys.readouterr().out
+
+
+def test_plugins_add_commands(plugin_env, capsys):
+    plugin_env(PTYRAX_PLUGINS="good", PTYRAX_STRICT_PLUGINS="1")
+    assert main(["good-hello", "--name", "lab"]) == 0
+    assert capsys.readouterr().out == "hello, lab, from ptyrax-test-good\n"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "good-hello" in capsys.readouterr().out
+
+
+def test_a_command_a_plugin_cannot_add_is_skipped_with_a_warning(plugin_env, capsys):
+    plugin_env(PTYRAX_PLUGINS="good")
+    from ptyrax_core import registry
+
+    hooks = registry._current().manager.hook.ptyrax_commands
+    (impl,) = hooks.get_hookimpls()
+    original = impl.function
+
+    def clashing(commands):
+        commands.add_parser("plugins")  # core's own command
+
+    impl.function = clashing
+    try:
+        assert main(["plugins"]) == 0
+        out, err = capsys.readouterr()
+        assert "builtins" in out
+        assert err.startswith("ptyrax: warning: ptyrax plugin 'good' could not add its commands")
+        plugin_env(PTYRAX_PLUGINS="good", PTYRAX_STRICT_PLUGINS="1")
+        registry._current().manager.hook.ptyrax_commands.get_hookimpls()[0].function = clashing
+        assert main(["plugins"]) == 1
+        assert "could not add its commands" in capsys.readouterr().err
+    finally:
+        impl.function = original
+
+
+def test_load_failures_are_one_line_warnings_for_other_commands(plugin_env, capsys):
+    plugin_env(PTYRAX_PLUGINS="good,broken_import")
+    assert main(["good-hello"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "hello, world, from ptyrax-test-good\n"
+    assert err.startswith("ptyrax: warning: ptyrax plugin 'broken_import'")
+    assert err.count("\n") == 1

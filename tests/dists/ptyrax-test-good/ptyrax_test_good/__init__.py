@@ -38,3 +38,15 @@ def ptyrax_parametrizations():
 @ptyrax_core.hookimpl
 def ptyrax_functions():
     return [double]
+
+
+def _hello(args):
+    print(f"hello, {args.name}, from ptyrax-test-good")
+    return 0
+
+
+@ptyrax_core.hookimpl
+def ptyrax_commands(commands):
+    hello = commands.add_parser("good-hello", help="say hello (a plugin's command)")
+    hello.add_argument("--name", default="world")
+    hello.set_defaults(run=_hello)
