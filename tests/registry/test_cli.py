@@ -45,7 +45,8 @@ def test_strict_failure_is_one_line_and_exit_1(plugin_env):
     assert "Traceback" not in done.stderr
 
 
-def test_usage_errors(capsys):
+def test_usage_errors(plugin_env, capsys):
+    plugin_env(PTYRAX_PLUGINS="good", PTYRAX_STRICT_PLUGINS="1")
     with pytest.raises(SystemExit) as info:
         main([])
     assert info.value.code == 2
