@@ -2,7 +2,6 @@
 
 import dataclasses
 import io
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,10 +12,8 @@ import numpy as np
 
 from .. import registry
 from .._array import ArrayParametrization
-from .._index import IndexDependentParameter
+from .._index import IndexDependentParameter, IndexSliceParameter
 from .._resolve import resolve_parametrizations
-
-_SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*\Z")
 
 
 class _Broken(AssertionError):
@@ -72,7 +69,7 @@ def registry_name(p: Any) -> None:
     name = cls.__dict__.get("registry_name")
     why = "Specs, checkpoints and registry.get find the class by it."
     _require(
-        isinstance(name, str) and _SNAKE_CASE.match(name),
+        isinstance(name, str) and registry._SNAKE_CASE.match(name),
         p,
         "registry name",
         f"the class must declare its own snake_case registry_name; it has {name!r}",
@@ -290,8 +287,6 @@ def pytree_round_trips(p: Any) -> None:
 
 
 def resolves_in_a_model(p: Any) -> None:
-    from .._index import IndexSliceParameter
-
     n = 3 if isinstance(p, ArrayParametrization) else p.n
     model = {"p": p, "i": IndexSliceParameter(jnp.arange(n))}
 

@@ -14,7 +14,18 @@ import ptyrax_core
 from ._scale import Scale, ScaleLike, broadcast_scale, read_scale
 
 
-class NormalizedArrayParametrization(ptyrax_core.ArrayParametrization):
+class _FixedScale(ptyrax_core.ArrayParametrization):
+    """What both normalized parametrizations share: a scale fixed at construction, static."""
+
+    _scale: Scale = eqx.field(static=True)
+
+    @property
+    def scale(self) -> Scale:
+        """The fixed scale: a float, or a tuple of one float per leading index."""
+        return self._scale
+
+
+class NormalizedArrayParametrization(_FixedScale):
     """An array trained at unit scale: stores `initial_data / scale`, returns `_data * scale`.
 
     Keeping the trained numbers near 1 whatever the physical magnitude of the array (a probe
@@ -60,7 +71,6 @@ class NormalizedArrayParametrization(ptyrax_core.ArrayParametrization):
 
     registry_name: ClassVar[str] = "normalized"
     _data: Inexact[Array, "..."]
-    _scale: Scale = eqx.field(static=True)
 
     @ptyrax_core.typechecked
     def __init__(
@@ -73,17 +83,12 @@ class NormalizedArrayParametrization(ptyrax_core.ArrayParametrization):
         self._data = data / broadcast_scale(self._scale, data)
         self.output_shape = tuple(data.shape)
 
-    @property
-    def scale(self) -> Scale:
-        """The fixed scale: a float, or a tuple of one float per leading index."""
-        return self._scale
-
     def __call__(self) -> Inexact[Array, "..."]:
         """`_data * scale`: the array at its physical scale."""
         return self._data * broadcast_scale(self._scale, self._data)
 
 
-class NormalizedReferencedArrayParametrization(ptyrax_core.ArrayParametrization):
+class NormalizedReferencedArrayParametrization(_FixedScale):
     """A trained, scaled offset from a fixed reference: returns `_data * scale + reference`.
 
     `_data` starts at zero, so the array starts as `initial_data`, and training learns a
@@ -125,7 +130,6 @@ class NormalizedReferencedArrayParametrization(ptyrax_core.ArrayParametrization)
     registry_name: ClassVar[str] = "normalized_referenced"
     frozen_fields: ClassVar[tuple[str, ...]] = ("_reference_value",)
     _data: Inexact[Array, "..."]
-    _scale: Scale = eqx.field(static=True)
     _reference_value: Inexact[Array, "..."]
 
     @ptyrax_core.typechecked
@@ -139,11 +143,6 @@ class NormalizedReferencedArrayParametrization(ptyrax_core.ArrayParametrization)
         self._data = jnp.zeros_like(data)
         self._reference_value = data
         self.output_shape = tuple(data.shape)
-
-    @property
-    def scale(self) -> Scale:
-        """The fixed scale: a float, or a tuple of one float per leading index."""
-        return self._scale
 
     def __call__(self) -> Inexact[Array, "..."]:
         """`_data * scale + stop_gradient(_reference_value)`."""
