@@ -11,18 +11,23 @@ from ._array import (
     DirectArrayParametrization as DirectArrayParametrization,
     as_direct_array_parametrization as as_direct_array_parametrization,
 )
+from ._build import build as build
+from ._checkpoint import load as load, save as save
 from ._checks import (
     HostOrDeviceArray as HostOrDeviceArray,
     as_array as as_array,
     check_index as check_index,
     initialize as initialize,
+    read_target as read_target,
     static_float as static_float,
     typechecked as typechecked,
 )
 from ._errors import (
+    CheckpointError as CheckpointError,
     MissingPluginError as MissingPluginError,
     PluginError as PluginError,
     PluginWarning as PluginWarning,
+    SpecError as SpecError,
     UnknownParametrizationError as UnknownParametrizationError,
     UnresolvedParametrizationError as UnresolvedParametrizationError,
 )

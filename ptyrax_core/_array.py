@@ -4,14 +4,14 @@ import abc
 import dataclasses
 import functools
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import equinox as eqx
 import jax
 import numpy as np
 from jaxtyping import Array, Shaped
 
-from ._checks import HostOrDeviceArray, as_array, typechecked
+from ._checks import HostOrDeviceArray, as_array, read_target, typechecked
 from ._errors import UnresolvedParametrizationError
 
 T = TypeVar("T")
@@ -192,6 +192,45 @@ class DirectArrayParametrization(ArrayParametrization):
     def __call__(self) -> Shaped[Array, "..."]:
         """Return the stored array."""
         return self._data
+
+    def with_array(self, target: HostOrDeviceArray) -> Self:
+        """A copy that returns `target`, stored as it is (no projection).
+
+        `target` must have shape `output_shape`, and is read by
+        [`read_target`][ptyrax_core.read_target] in the stored array's dtype: a real target
+        for complex data gets a zero imaginary part, a complex one for real data raises
+        `TypeError`, and boolean or integer data takes only a target of its own dtype. When
+        this one wraps another parametrization, that one's `with_array(target)` is stored (its
+        projection applies); a `TypeError` says so if it has none.
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> param = DirectArrayParametrization(jnp.zeros((2, 2)))
+            >>> param.with_array(jnp.eye(2))()
+            Array([[1., 0.],
+                   [0., 1.]], dtype=float32)
+        """
+        return eqx.tree_at(lambda p: p._data, self, with_array_of(self._data, target))
+
+
+def with_array_of(x: Any, target: Any, argname: str = "target") -> Any:
+    """`x.with_array(target)` for a parametrization `x`; for an array `x`, `target` read by
+    `read_target` to match it, dtype included."""
+    if isinstance(x, ArrayParametrization):
+        method = getattr(x, "with_array", None)
+        if method is None:
+            raise TypeError(
+                f"{argname} is for a {type(x).__name__}, which has no with_array method: "
+                "replace that parametrization by one built from the array instead."
+            )
+        return method(target)
+    array = read_target(target, x, argname)
+    if array.dtype != x.dtype:
+        raise TypeError(
+            f"{argname} has dtype {array.dtype}, but the array it replaces has {x.dtype}: "
+            f"cast it first, such as {argname}.astype({x.dtype.name})."
+        )
+    return array
 
 
 @typechecked

@@ -109,6 +109,45 @@ def initialize(initializer: Callable[..., Any], shape: tuple[int, ...], argname:
     return array
 
 
+def read_target(target: Any, like: Any, argname: str = "target") -> Array:
+    """`target` read for a `with_array(target)` method: a JAX array of `like`'s shape and dtype.
+
+    `like` is the parametrization the target is for (its `output_shape`, and the dtype of its
+    output, found with `jax.eval_shape`), or an array or `jax.ShapeDtypeStruct` to match.
+    `target` is read as [`as_array`][ptyrax_core.as_array] reads an array (NumPy is converted)
+    and must have exactly that shape. For a floating or complex output it is cast to the
+    output's dtype: integers and booleans become floats, a real target for a complex output
+    gets a zero imaginary part. A complex target for an output that is not complex raises, as
+    dropping its imaginary part would be a silent guess. For a boolean or integer output the
+    target keeps its dtype, for the parametrization's own projection. Works under `jax.jit`.
+
+    >>> read_target(np.arange(3), jnp.zeros(3, jnp.complex64))
+    Array([0.+0.j, 1.+0.j, 2.+0.j], dtype=complex64)
+    >>> read_target(jnp.ones((2, 3)), jnp.zeros((3, 2)))
+    Traceback (most recent call last):
+    ...
+    ValueError: target must have shape (3, 2); got shape (2, 3).
+    """
+    if isinstance(like, jax.Array | np.ndarray | jax.ShapeDtypeStruct):
+        expected, owner = like, ""
+    else:
+        expected = jax.eval_shape(lambda p: p(), like)
+        owner = f", the output_shape of {type(like).__name__}"
+    array = as_array(target, argname)
+    if array.shape != expected.shape:
+        raise ValueError(
+            f"{argname} must have shape {tuple(expected.shape)}{owner}; got shape {array.shape}."
+        )
+    if jnp.iscomplexobj(array) and not jnp.issubdtype(expected.dtype, jnp.complexfloating):
+        raise TypeError(
+            f"{argname} is complex ({array.dtype}), but the output is {expected.dtype}: pass "
+            f"jnp.real({argname}), jnp.abs({argname}) or jnp.angle({argname}), as meant."
+        )
+    if jnp.issubdtype(expected.dtype, jnp.inexact):
+        array = array.astype(expected.dtype)
+    return array
+
+
 def check_index(index: Any, argname: str = "index") -> None:
     """Raise `TypeError` unless `index` is an integer scalar: a Python or NumPy int, or a 0-d
     integer array (traced ones included)."""

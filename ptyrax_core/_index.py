@@ -1,14 +1,14 @@
 """Index-dependent parameters: one value per scan position."""
 
 import abc
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._array import ArrayParametrization, resolve_arrays
+from ._array import ArrayParametrization, resolve_arrays, with_array_of
 from ._checks import check_index, typechecked
 
 T = TypeVar("T")
@@ -177,6 +177,39 @@ class IndexSliceParameter(IndexDependentParameter[T]):
         return jax.tree_util.tree_map(
             lambda x: x[(slice(None),) * (dim % x.ndim) + (index,)], self.all
         )
+
+    def with_array(self, target: Any) -> Self:
+        """A copy whose `all` is `target`: `target` replaces the parameters, index dim included.
+
+        For parameters that are one array, `target` is an array of its shape, stored in its
+        dtype (read by [`read_target`][ptyrax_core.read_target]; a boolean or integer array
+        takes only a target of its dtype). For a parametrization, `target` has its output shape
+        and goes to its `with_array` (its projection applies). For a pytree, `target` is a
+        pytree of the same structure, such as `all`, read leaf by leaf. `dim` is kept. A shape
+        or structure that does not match, or a parametrization without `with_array`, raises an
+        error that names `target` (or its leaf, such as `target['shift']`).
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> positions = IndexSliceParameter(jnp.zeros((3, 2)))
+            >>> positions.with_array(jnp.ones((3, 2))).at_index(1)
+            Array([1., 1.], dtype=float32)
+        """
+        leaves, treedef = jax.tree_util.tree_flatten_with_path(
+            self.parameters, is_leaf=lambda x: isinstance(x, ArrayParametrization)
+        )
+        try:
+            targets = treedef.flatten_up_to(target)
+        except (TypeError, ValueError) as e:
+            raise TypeError(
+                f"target must have the tree structure of the parameters, {treedef}; got "
+                f"{jax.tree_util.tree_structure(target)}."
+            ) from e
+        new = [
+            with_array_of(leaf, value, f"target{jax.tree_util.keystr(path)}")
+            for (path, leaf), value in zip(leaves, targets, strict=True)
+        ]
+        return eqx.tree_at(lambda p: p.parameters, self, treedef.unflatten(new))
 
 
 def _index_size(parameters: Any, dim: int) -> int:

@@ -2,18 +2,15 @@
 
 import argparse
 import dataclasses
+import inspect
 import json
 import pathlib
 import sys
 import warnings
 
 from . import _scaffold, registry
-from ._errors import PluginError, PluginWarning
+from ._errors import PluginError, PluginWarning, UnknownParametrizationError
 from ._version import __version__
-
-
-def _status(plugin: registry.PluginInfo) -> str:
-    return "(failed to load)" if plugin.error else "-"
 
 
 def _plugins(args: argparse.Namespace) -> int:
@@ -25,18 +22,68 @@ def _plugins(args: argparse.Namespace) -> int:
             row["functions"] = list(row["functions"])
         print(json.dumps(rows, indent=2))
         return 0
-    header = ("plugin", "distribution", "version", "parametrizations")
+    header = ("plugin", "distribution", "version", "parametrizations", "error")
     rows = [
-        (p.name, p.distribution, p.version, ", ".join(p.parametrizations) or _status(p))
+        (
+            p.name,
+            p.distribution,
+            p.version,
+            ", ".join(p.parametrizations) or "-",
+            " ".join(p.error.split()) if p.error else "-",  # on one line
+        )
         for p in records
     ]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
     for row in [header, *rows]:
-        print("  ".join(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)), row[3])
-    for p in records:
-        if p.error:
-            print(f"\n{p.name} ({p.distribution}) failed to load: {p.error}")
+        print("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[4]]))
     return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    name = args.name
+    obj = registry.get(name) if name in registry.names() else registry.exports().get(name)
+    if obj is None:
+        registry.get(name)  # raises, naming what is registered and what to install
+    key = obj.__dict__.get("registry_name", name) if isinstance(obj, type) else name
+    plugin = next(p for p in registry.plugins() if key in (*p.parametrizations, *p.functions))
+    kind = f"registry name {key}" if isinstance(obj, type) else "function"
+    print(f"{_public_name(obj)}  ({kind}; {plugin.distribution} {plugin.version})\n")
+    signature = inspect.signature(obj)
+    parameters = [
+        p.replace(default=_Shown(p.default)) if p.default is not p.empty else p
+        for p in signature.parameters.values()
+    ]
+    print(f"{obj.__name__}(")
+    for text in (str(p) for p in parameters):
+        print(f"    {text},")
+    returns = signature.return_annotation
+    if isinstance(obj, type) or returns is signature.empty:
+        print(")\n")
+    else:
+        print(f") -> {inspect.formatannotation(returns)}\n")
+    doc = inspect.getdoc(obj) or "(no docstring)"
+    print(doc.split("\n\n")[0])
+    return 0
+
+
+class _Shown:
+    """A default value as `ptyrax show` prints it: a function by its name, not its address."""
+
+    def __init__(self, value: object):
+        self.value = value
+
+    def __repr__(self) -> str:
+        if callable(self.value) and hasattr(self.value, "__qualname__"):
+            return f"{getattr(self.value, '__module__', None) or '?'}.{self.value.__qualname__}"
+        return repr(self.value)
+
+
+def _public_name(obj: object) -> str:
+    """`package.Name` where the top-level package exports `obj`, else `module.Name`."""
+    package = obj.__module__.split(".")[0]
+    if getattr(sys.modules.get(package), obj.__name__, None) is obj:
+        return f"{package}.{obj.__name__}"
+    return f"{obj.__module__}.{obj.__qualname__}"
 
 
 def _new_plugin(args: argparse.Namespace) -> int:
@@ -57,6 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     plugins.add_argument("--json", action="store_true", help="print a JSON list of objects")
     plugins.set_defaults(run=_plugins)
+    show = commands.add_parser(
+        "show",
+        help="show a parametrization: its class, constructor signature and summary",
+        description="Show the class registered as NAME (or a name a plugin exports): where it "
+        "comes from, its constructor's signature and the summary of its docstring.",
+    )
+    show.add_argument("name", metavar="NAME", help="a registry name, such as index_slice")
+    show.set_defaults(run=_show)
     new_plugin = commands.add_parser(
         "new-plugin",
         help="create a new plugin distribution, ready to install and test",
@@ -89,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         for problem in shown:  # `ptyrax plugins` lists the load failures itself
             print(f"ptyrax: warning: {problem.message}", file=sys.stderr)
         return args.run(args)
-    except PluginError as e:
-        print(f"ptyrax: error: {e}", file=sys.stderr)
+    except (PluginError, UnknownParametrizationError) as e:
+        print(f"ptyrax: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
     except _scaffold.ScaffoldError as e:
         print(f"ptyrax new-plugin: error: {e}", file=sys.stderr)

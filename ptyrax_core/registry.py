@@ -270,6 +270,11 @@ def plugins() -> list[PluginInfo]:
     return list(_current().plugins)
 
 
+def _plugin_of(name: str) -> PluginInfo:
+    """The record of the plugin that registers `name` (a loaded registry name)."""
+    return next(p for p in _current().plugins if name in p.parametrizations)
+
+
 def exports() -> dict[str, Any]:
     """Every public name the loaded plugins contribute: class names and helper functions."""
     return {name: obj for name, (obj, _) in _current().exports.items()}

@@ -29,7 +29,7 @@ def _output(p: Any, index: Any = None) -> Any:
     return p() if isinstance(p, ArrayParametrization) else p.at_index(index)
 
 
-def _same(a: Any, b: Any) -> bool:
+def _same(a: Any, b: Any, tol: float = 1e-5) -> bool:
     """Equal pytrees of arrays: exactly for integers and bools, to round-off for floats."""
     la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
     if jax.tree_util.tree_structure(a) != jax.tree_util.tree_structure(b):
@@ -40,7 +40,7 @@ def _same(a: Any, b: Any) -> bool:
             return False
         if np.issubdtype(x.dtype, np.inexact):
             scale = max(1.0, float(np.max(np.abs(y)))) if y.size else 1.0
-            if not np.allclose(x, y, rtol=1e-5, atol=1e-5 * scale, equal_nan=True):
+            if not np.allclose(x, y, rtol=tol, atol=tol * scale, equal_nan=True):
                 return False
         elif not np.array_equal(x, y):
             return False
@@ -309,6 +309,47 @@ def resolves_in_a_model(p: Any) -> None:
         )
 
 
+def _value(p: Any) -> Any:
+    return p() if isinstance(p, ArrayParametrization) else p.all
+
+
+def _with_array(p: Any, target: Any) -> Any:
+    return p.with_array(target)
+
+
+def _layout(p: Any) -> Any:
+    """The tree structure and every leaf's shape and dtype: what jax.jit compiles for."""
+    leaves, treedef = jax.tree_util.tree_flatten(p)
+    return treedef, [(jnp.shape(x), jnp.result_type(x)) for x in leaves]
+
+
+def with_array_round_trips(p: Any) -> None:
+    if not callable(getattr(p, "with_array", None)):
+        return
+    value = _value(p)
+    why = (
+        "with_array(target) builds a copy from an array (a checkpoint, an earlier "
+        "reconstruction): given its own output it must give it back, as the same kind of object."
+    )
+    for how, with_array in (("eagerly", _with_array), ("under jax.jit", jax.jit(_with_array))):
+        copy = with_array(p, value)
+        _require(
+            type(copy) is type(p) and _layout(copy) == _layout(p),
+            p,
+            "with array round trips",
+            f"{how}, with_array returned a {type(copy).__name__} of another class, tree "
+            "structure (static configuration, fields) or leaf shapes and dtypes",
+            why + " A jitted step compiled for the original must take the copy.",
+        )
+        _require(
+            _same(_value(copy), value, tol=1e-4),
+            p,
+            "with array round trips",
+            f"{how}, with_array(its own output) gives another output",
+            why,
+        )
+
+
 RULES: tuple[Callable[[Any], None], ...] = (
     registry_name,
     array_leaves,
@@ -319,6 +360,7 @@ RULES: tuple[Callable[[Any], None], ...] = (
     gradients,
     pytree_round_trips,
     resolves_in_a_model,
+    with_array_round_trips,
 )
 """The rules `check_parametrization` applies, in order."""
 
@@ -332,7 +374,10 @@ def check_parametrization(instance: Any) -> None:
     the output has `output_shape` and a stable dtype; `jax.jit` gives the eager result; calls are
     deterministic; every trainable inexact field gets a gradient and every field in
     `frozen_fields` gets none; it survives pytree flattening and equinox serialisation; and it
-    resolves inside a model under `jax.jit` and `jax.vmap` over an index.
+    resolves inside a model under `jax.jit` and `jax.vmap` over an index; and, if it has a
+    `with_array` method, `with_array` of its own output (`all` for an index-dependent parameter)
+    gives back that output and an object of the same class and tree structure, eagerly and
+    under `jax.jit`.
 
     Example:
         >>> import jax.numpy as jnp

@@ -190,3 +190,42 @@ def test_serialisation_round_trip(tmp_path):
     like = Doubled(DirectArrayParametrization(jnp.zeros(3)))
     back = eqx.tree_deserialise_leaves(tmp_path / "p.eqx", like)
     assert jnp.array_equal(back(), p())
+
+
+def test_direct_with_array_stores_the_target():
+    p = DirectArrayParametrization(jnp.zeros((2, 3)))
+    target = jnp.arange(6.0).reshape(2, 3)
+    q = p.with_array(target)
+    assert type(q) is DirectArrayParametrization and jnp.array_equal(q(), target)
+    assert jnp.array_equal(p(), jnp.zeros((2, 3)))  # a copy: the original is unchanged
+    assert jnp.array_equal(jax.jit(lambda p, t: p.with_array(t)())(p, target), target)
+    assert jnp.array_equal(p.with_array(np.asarray(target, np.float64))(), target)
+    grad = jax.grad(lambda t: jnp.sum(p.with_array(t)() ** 2))(target)
+    assert jnp.array_equal(grad, 2 * target)
+
+
+def test_direct_with_array_dtypes():
+    z = DirectArrayParametrization(jnp.zeros(2, jnp.complex64)).with_array(jnp.array([1, 2]))
+    assert z().dtype == jnp.complex64 and jnp.array_equal(z(), jnp.array([1.0, 2.0]))
+    with pytest.raises(TypeError, match=r"target is complex \(complex64\), but the output is fl"):
+        DirectArrayParametrization(jnp.zeros(2)).with_array(jnp.ones(2, jnp.complex64))
+    mask = DirectArrayParametrization(jnp.zeros(2, bool))
+    assert mask.with_array(jnp.array([True, False]))().dtype == jnp.bool_
+    with pytest.raises(TypeError, match=r"target has dtype float32, but the array it replaces h"):
+        mask.with_array(jnp.ones(2))
+
+
+def test_direct_with_array_refuses_another_shape_by_name():
+    p = DirectArrayParametrization(jnp.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"target must have shape \(2, 3\).*got shape \(3, 2\)"):
+        p.with_array(jnp.zeros((3, 2)))
+    with pytest.raises(TypeError, match="target must be an array"):
+        p.with_array("zeros")
+
+
+def test_direct_with_array_of_a_wrapped_parametrization_goes_to_it():
+    inner = DirectArrayParametrization(jnp.zeros(3))
+    q = DirectArrayParametrization(inner).with_array(jnp.ones(3))
+    assert isinstance(q._data, DirectArrayParametrization) and jnp.array_equal(q(), jnp.ones(3))
+    with pytest.raises(TypeError, match="target is for a Doubled, which has no with_array"):
+        DirectArrayParametrization(Doubled(jnp.zeros(3))).with_array(jnp.ones(3))

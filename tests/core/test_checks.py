@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 from jaxtyping import Array, Float, TypeCheckError
 
-from ptyrax_core import as_array, check_index, initialize, static_float, typechecked
+from ptyrax_core import (
+    DirectArrayParametrization,
+    as_array,
+    check_index,
+    initialize,
+    read_target,
+    static_float,
+    typechecked,
+)
 
 
 @typechecked
@@ -109,3 +117,32 @@ def test_initialize_calls_with_the_shape_and_checks_the_result():
         initialize(lambda s: jnp.ones(3), (2,), "init")
     with pytest.raises(TypeError, match="init must be the array returned by the initializer"):
         initialize(lambda s: [0.0, 0.0], (2,), "init")
+
+
+def test_read_target_checks_the_shape_and_casts_to_the_output_dtype():
+    like = DirectArrayParametrization(jnp.zeros((2, 3), jnp.complex64))
+    out = read_target(np.arange(6).reshape(2, 3), like)
+    assert isinstance(out, jax.Array) and out.dtype == jnp.complex64
+    assert read_target(jnp.ones(3, bool), jnp.zeros(3)).dtype == jnp.float32
+    assert read_target(jnp.ones(3), jax.ShapeDtypeStruct((3,), jnp.float32)).shape == (3,)
+    with pytest.raises(ValueError, match=r"^target must have shape \(2, 3\), the output_shape of "):
+        read_target(jnp.ones((3, 2)), like)
+    with pytest.raises(ValueError, match=r"new_probe must have shape \(3,\); got shape \(\)"):
+        read_target(jnp.array(1.0), jnp.zeros(3), "new_probe")
+    with pytest.raises(TypeError, match="target must be an array"):
+        read_target([1.0, 2.0, 3.0], jnp.zeros(3))
+
+
+def test_read_target_refuses_complex_for_a_real_output_and_keeps_other_dtypes():
+    with pytest.raises(TypeError, match=r"target is complex \(complex64\), but the output is fl"):
+        read_target(jnp.ones(3, jnp.complex64), jnp.zeros(3))
+    with pytest.raises(TypeError, match="but the output is bool"):
+        read_target(jnp.ones(3, jnp.complex64), jnp.zeros(3, bool))
+    assert read_target(jnp.full(3, 0.7), jnp.zeros(3, bool)).dtype == jnp.float32  # kept
+    assert read_target(jnp.ones(3, bool), jnp.zeros(3, jnp.int32)).dtype == jnp.bool_
+
+
+def test_read_target_works_under_jit():
+    like = DirectArrayParametrization(jnp.zeros(2, jnp.complex64))
+    out = jax.jit(read_target)(jnp.array([1.0, 2.0]), like)
+    assert out.dtype == jnp.complex64 and jnp.array_equal(out, jnp.array([1.0, 2.0]))

@@ -106,6 +106,22 @@ class Both(Good, IndexDependentParameter):
         return self.x
 
 
+class Invertible(Good):
+    registry_name: ClassVar[str] = "invertible"
+
+    def with_array(self, target):
+        return eqx.tree_at(lambda p: p.x, self, target / 2)
+
+
+def test_a_good_class_with_with_array_passes():
+    check_parametrization(Invertible())
+    check_parametrization(IndexSliceParameter({"a": X, "b": Invertible(X)}))
+
+
+def with_array(name, body):
+    return type(name.title().replace("_", ""), (Good,), {"registry_name": name, "with_array": body})
+
+
 CASES = {
     "no registry name": (NoName, "registry name.*must declare its own snake_case"),
     "CamelCase name": (broken("BadName"), "registry name.*'BadName'"),
@@ -141,6 +157,33 @@ CASES = {
     "frozen field with gradient": (FrozenButTrained, "gradients.*'x' is in frozen_fields"),
     "state outside the pytree": (Forgets, "output.*no attribute 'cache'"),
     "does not resolve": (Both, "resolves in a model"),
+    "with_array loses the output": (
+        with_array("stores_target", lambda self, t: eqx.tree_at(lambda p: p.x, self, t)),
+        "with array round trips.*eagerly, with_array.its own output. gives another output",
+    ),
+    "with_array returns another class": (
+        with_array("other_class", lambda self, t: Good(t / 2)),
+        "with array round trips.*returned a Good of another class",
+    ),
+    "with_array changes a leaf's dtype": (
+        with_array(
+            "dtype_leaf", lambda self, t: eqx.tree_at(lambda p: p.x, self, (t / 2).astype("f2"))
+        ),
+        "with array round trips.*leaf shapes and dtypes",
+    ),
+    "with_array differs under jit": (
+        with_array(
+            "jit_with_array",
+            lambda self, t: eqx.tree_at(
+                lambda p: p.x, self, t / (3 if isinstance(t, jax.core.Tracer) else 2)
+            ),
+        ),
+        "with array round trips.*under jax.jit, with_array.its own output. gives another",
+    ),
+    "with_array refuses its own output": (
+        with_array("refuses", lambda self, t: self.x.reshape(-1) + t),
+        "with array round trips.*raised",
+    ),
 }
 
 

@@ -135,3 +135,33 @@ def test_bound_slice_parameter():
         with pytest.raises(ValueError, match="already bound.*at_current_index"):
             use()
     assert jax.tree_util.tree_leaves(bound) == [bound.parameter]
+
+
+def test_with_array_of_one_array_stores_it():
+    p = IndexSliceParameter(jnp.zeros((2, 4)), dim=-1)
+    target = jnp.arange(8.0).reshape(2, 4)
+    q = p.with_array(target)
+    assert type(q) is IndexSliceParameter and q.dim == -1 and q.n == 4
+    assert jnp.array_equal(q.all, target) and jnp.array_equal(q.at_index(1), target[:, 1])
+    assert jnp.array_equal(jax.jit(lambda p, t: p.with_array(t).all)(p, target), target)
+    with pytest.raises(ValueError, match=r"target must have shape \(2, 4\); got shape \(4, 2\)"):
+        p.with_array(target.T)
+    with pytest.raises(TypeError, match="target must be an array"):
+        p.with_array([[0.0] * 4] * 2)
+    with pytest.raises(TypeError, match="target is complex"):
+        p.with_array(target * 1j)
+
+
+def test_with_array_of_a_pytree_and_of_a_parametrization_leaf():
+    p = IndexSliceParameter(
+        {"shift": jnp.zeros((3, 2)), "defocus": DirectArrayParametrization(jnp.zeros(3))}
+    )
+    target = {"shift": jnp.ones((3, 2)), "defocus": jnp.arange(3.0)}
+    q = p.with_array(target)
+    assert jax.tree_util.tree_structure(q) == jax.tree_util.tree_structure(p)
+    assert isinstance(q.parameters["defocus"], DirectArrayParametrization)
+    assert jnp.array_equal(q.at_index(2)["defocus"], 2.0)
+    with pytest.raises(ValueError, match=r"target\['shift'\] must have shape \(3, 2\)"):
+        p.with_array({**target, "shift": jnp.ones(3)})
+    with pytest.raises(TypeError, match="target must have the tree structure of the parameters"):
+        p.with_array(jnp.ones((3, 2)))

@@ -102,3 +102,27 @@ def test_mixed_model_passes_plain_jit_and_serialises(tmp_path):
 def test_conformance(ptyrax_example):
     """The conformance kit over every example of every installed plugin."""
     check_parametrization(ptyrax_example)
+
+
+FIRST_PARTY = ["direct", "index_slice", *(n for names in REGISTRY_NAMES.values() for n in names)]
+
+
+@pytest.mark.parametrize("name", FIRST_PARTY)
+def test_every_first_party_class_has_with_array(name):
+    cls = registry.get(name)
+    assert callable(cls.__dict__.get("with_array")), f"{cls.__name__} has no with_array"
+    assert cls.with_array.__doc__ and "target" in cls.with_array.__doc__
+
+
+def test_a_model_rebuilt_with_with_array_gives_the_same_loss():
+    model = mixed_model()
+
+    def is_parameter(x):
+        return isinstance(x, P.ArrayParametrization | P.IndexDependentParameter)
+
+    def rebuilt(x):
+        return x.with_array(x.all if isinstance(x, P.IndexDependentParameter) else x())
+
+    copy = jax.jit(lambda m: jax.tree_util.tree_map(rebuilt, m, is_leaf=is_parameter))(model)
+    assert jax.tree_util.tree_structure(copy) == jax.tree_util.tree_structure(model)
+    assert jnp.allclose(total_loss(copy), total_loss(model), rtol=1e-4)

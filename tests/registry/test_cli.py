@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+import ptyrax_core
 from ptyrax_core.cli import main
 
 
@@ -14,26 +15,91 @@ def test_plugins_table(plugin_env, capsys):
     plugin_env(PTYRAX_PLUGINS="good")
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"builtins\s+ptyrax-core\s+\S+\s+direct, index_slice", out)
-    assert re.search(r"good\s+ptyrax-test-good\s+0\.1\.0\s+scaled", out)
+    assert re.match(r"plugin\s+distribution\s+version\s+parametrizations\s+error\n", out)
+    assert re.search(r"builtins\s+ptyrax-core\s+\S+\s+direct, index_slice\s+-\n", out)
+    assert re.search(r"good\s+ptyrax-test-good\s+0\.1\.0\s+scaled\s+-\n", out)
 
 
 def test_plugins_json(plugin_env, capsys):
     plugin_env(PTYRAX_PLUGINS="good,broken_import")
     assert main(["plugins", "--json"]) == 0
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert list(rows) == ["builtins", "broken_import", "good"]  # one row per plugin
     assert set(rows["good"]) == {
         "name", "distribution", "version", "parametrizations", "functions", "error"
     }  # fmt: skip
+    assert rows["good"]["distribution"] == "ptyrax-test-good" and rows["good"]["version"] == "0.1.0"
     assert rows["good"]["parametrizations"] == ["scaled"] and rows["good"]["error"] is None
     assert rows["broken_import"]["error"].startswith("ModuleNotFoundError")
 
 
 def test_plugins_lists_failures_without_warning_noise(plugin_env, capsys):
-    plugin_env(PTYRAX_PLUGINS="broken_hook")
+    plugin_env(PTYRAX_PLUGINS="broken_hook,broken_import")
     assert main(["plugins"]) == 0
+    out, err = capsys.readouterr()
+    assert re.search(
+        r"\nbroken_hook\s+ptyrax-test-broken\s+0\.1\.0\s+-\s+"
+        r"RuntimeError: this hook is broken on purpose\n",
+        out,
+    )
+    assert re.search(r"\nbroken_import .* ModuleNotFoundError: No module named", out)
+    assert len(out.splitlines()) == 4 and err == ""  # a header, a line per plugin, no warnings
+
+
+def test_show_a_parametrization(plugin_env, capsys):
+    plugin_env(PTYRAX_PLUGINS="good", PTYRAX_STRICT_PLUGINS="1")
+    assert main(["show", "index_slice"]) == 0
     out = capsys.readouterr().out
-    assert "broken_hook (ptyrax-test-broken) failed to load: RuntimeError" in out
+    assert out == (
+        "ptyrax_core.IndexSliceParameter  (registry name index_slice; ptyrax-core "
+        f"{ptyrax_core.__version__})\n\n"
+        "IndexSliceParameter(\n"
+        "    parameters: Any,\n"
+        "    dim: int = 0,\n"
+        ")\n\n"
+        "Values stacked along one dimension: `at_index(i)` takes slice `i` of every leaf.\n"
+    )
+    assert main(["show", "scaled"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        "ptyrax_test_good.ScaledArrayParametrization  (registry name scaled; ptyrax-test-good "
+        "0.1.0)\n"
+    )
+    assert "    factor: float = 2.0,\n" in out and out.endswith(
+        "`factor * data`, the factor fixed (static).\n"
+    )
+
+
+def test_show_an_exported_name(plugin_env, capsys):
+    plugin_env(PTYRAX_PLUGINS="good", PTYRAX_STRICT_PLUGINS="1")
+    assert main(["show", "double"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ptyrax_test_good.double  (function; ptyrax-test-good 0.1.0)")
+    assert main(["show", "ScaledArrayParametrization"]) == 0
+    assert "(registry name scaled;" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("name", "wanted"),
+    [
+        (
+            "wavelet",
+            "It is provided by the distribution ptyrax-wavelet: pip install ptyrax-wavelet",
+        ),
+        ("nothing", "No parametrization is registered as 'nothing'."),
+    ],
+)
+def test_show_an_unknown_name_is_one_line_and_exit_1(plugin_env, name, wanted):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PTYRAX_")}
+    env |= {"PTYRAX_PLUGINS": "good,broken_hook"}  # a failed plugin is reported, on the line
+    ptyrax = pathlib.Path(sys.executable).parent / "ptyrax"
+    done = subprocess.run([ptyrax, "show", name], capture_output=True, text=True, env=env)
+    assert done.returncode == 1 and done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("ptyrax: warning: ptyrax plugin 'broken_hook'")
+    assert lines[1].startswith("ptyrax: error: No parametrization is registered as")
+    assert wanted in lines[1] and "Registered: direct, index_slice, scaled." in lines[1]
+    assert len(lines) == 2 and "Traceback" not in done.stderr
 
 
 def test_strict_failure_is_one_line_and_exit_1(plugin_env):

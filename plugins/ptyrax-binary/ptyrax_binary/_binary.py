@@ -1,7 +1,7 @@
 """BinaryArrayParametrization."""
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import equinox as eqx
 import jax
@@ -82,3 +82,28 @@ class BinaryArrayParametrization(ptyrax_core.ArrayParametrization):
             return mask
         hard = mask.astype(self.data.dtype)
         return hard + (self.data - jax.lax.stop_gradient(self.data))
+
+    def with_array(self, target: ptyrax_core.HostOrDeviceArray) -> Self:
+        """A copy whose mask is `target`, thresholded at 0.5 unless it is boolean.
+
+        `target` is read as a mask of shape `output_shape`: a boolean array as it is, a real
+        one as `target > 0.5` (the nearer of 0 and 1, so a 0.0 / 1.0 target is exact); a
+        complex one raises `TypeError`. The stored `data` is `threshold + 0.5` inside the mask
+        and `threshold - 0.5` outside (for the default threshold, the mask as 0.0 / 1.0);
+        `threshold` and `straight_through` are kept. A threshold has no gradient.
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> mask = BinaryArrayParametrization(jnp.zeros(3), threshold=2.0)
+            >>> copy = mask.with_array(jnp.array([True, False, True]))
+            >>> copy(), copy.data
+            (Array([ True, False,  True], dtype=bool), Array([2.5, 1.5, 2.5], dtype=float32))
+        """
+        mask = ptyrax_core.read_target(target, self)
+        if mask.dtype != jnp.bool_:
+            mask = mask > 0.5
+        level = jnp.asarray(self.threshold, self.data.dtype)
+        # Above the threshold even where level + 0.5 rounds back to level (a huge threshold).
+        high = jnp.maximum(level + 0.5, jnp.nextafter(level, level + jnp.inf))
+        data = jnp.where(mask, high, level - 0.5)
+        return eqx.tree_at(lambda p: p.data, self, data)

@@ -145,3 +145,40 @@ def test_registered():
 def test_conformance(ptyrax_example):
     """ptyrax-core's kit, over this plugin's examples (and the built-ins')."""
     check_parametrization(ptyrax_example)
+
+
+# --- with_array -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("threshold", [0.5, -3.0, 0.1, 1e9])
+@pytest.mark.parametrize("straight_through", [False, True])
+def test_with_array_of_a_mask_gives_the_mask(threshold, straight_through):
+    p = BinaryArrayParametrization(DATA, threshold=threshold, straight_through=straight_through)
+    for target in (MASK, MASK.astype(jnp.float32), np.asarray(MASK, np.int32)):
+        q = p.with_array(target)
+        assert type(q) is BinaryArrayParametrization
+        assert (q.threshold, q.straight_through) == (threshold, straight_through)
+        assert jnp.array_equal(q() > 0.5 if straight_through else q(), MASK)
+    q = p.with_array(MASK)
+    assert q.data.dtype == jnp.float32
+    assert jnp.array_equal(q.data > threshold, MASK)
+    assert jnp.array_equal(jax.jit(lambda p, t: p.with_array(t)())(p, MASK), p.with_array(MASK)())
+
+
+def test_with_array_thresholds_a_real_target_at_one_half_and_stores_threshold_plus_or_minus():
+    p = BinaryArrayParametrization(DATA, threshold=2.0, straight_through=True)
+    q = p.with_array(jnp.array([[0.2, 0.5, 0.51], [0.9, -4.0, 7.0]]))
+    assert jnp.array_equal(q(), MASK.astype(jnp.float32))
+    assert jnp.array_equal(q.data, jnp.where(MASK, 2.5, 1.5))
+    default = BinaryArrayParametrization(DATA).with_array(MASK)
+    assert jnp.array_equal(default.data, MASK.astype(jnp.float32))  # the mask as 0.0 / 1.0
+
+
+def test_with_array_refuses_a_complex_or_misshapen_target():
+    p = BinaryArrayParametrization(DATA)
+    with pytest.raises(TypeError, match=r"target is complex \(complex64\), but the output is bool"):
+        p.with_array(MASK * 1j)
+    with pytest.raises(ValueError, match=r"target must have shape \(2, 3\).*got shape \(3, 2\)"):
+        p.with_array(MASK.T)
+    with pytest.raises(TypeError, match="target must be an array"):
+        p.with_array(True)

@@ -1,6 +1,6 @@
 """BoundedAmplitudePhaseArrayParametrization."""
 
-from typing import ClassVar
+from typing import ClassVar, Self
 
 import equinox as eqx
 import jax
@@ -98,3 +98,25 @@ class BoundedAmplitudePhaseArrayParametrization(ptyrax_core.ArrayParametrization
     def __call__(self) -> Complex[Array, "..."]:
         """`amplitude * exp(1j * phase)`."""
         return self.amplitude * jnp.exp(1j * self.phase)
+
+    def with_array(self, target: ptyrax_core.HostOrDeviceArray) -> Self:
+        """A copy whose output is `target` with its amplitude clipped into [a_min, a_max].
+
+        That is the nearest array the parametrization holds: `phase = angle(target)` (0 where
+        `target` is zero; 0 or pi for a real target) and the amplitude `clip(|target|, a_min,
+        a_max)`, stored as its logit `u`. Unlike `__init__`, no `MARGIN`: the output matches to
+        round-off, so an amplitude at a bound stays there, where the sigmoid is flat and `u`
+        trains slowly. `target` has shape `output_shape`, complex or real; the bounds are kept.
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> obj = BoundedAmplitudePhaseArrayParametrization(jnp.ones(3), a_max=2.0)
+            >>> copy = obj.with_array(jnp.array([0.5, 3.0j, -1.0]))
+            >>> bool(jnp.allclose(copy(), jnp.array([0.5, 2.0j, -1.0]), atol=1e-6))
+            True
+        """
+        data = ptyrax_core.read_target(target, self)
+        epsilon = jnp.finfo(self.u.dtype).eps  # keeps the logit finite at a bound
+        u = unbounded_amplitude(jnp.abs(data), self.a_min, self.a_max, epsilon)
+        phase = jnp.angle(data).astype(self.phase.dtype)
+        return eqx.tree_at(lambda p: (p.u, p.phase), self, (u.astype(self.u.dtype), phase))

@@ -38,10 +38,10 @@ def bounded_amplitude(u: Real[Array, "..."], a_min: float, a_max: float) -> Real
 
 
 def unbounded_amplitude(
-    amplitude: Real[Array, "..."], a_min: float, a_max: float
+    amplitude: Real[Array, "..."], a_min: float, a_max: float, margin: Any = MARGIN
 ) -> Real[Array, "..."]:
     """The `u` that `bounded_amplitude` maps to `amplitude`, after clipping it to [a_min, a_max]
-    and its normalized value to [MARGIN, 1 - MARGIN]."""
+    and its normalized value to [margin, 1 - margin]."""
     normalized = (jnp.clip(amplitude, a_min, a_max) - a_min) / (a_max - a_min)
-    normalized = jnp.clip(normalized, MARGIN, 1.0 - MARGIN)
+    normalized = jnp.clip(normalized, margin, 1.0 - margin)
     return jnp.log(normalized) - jnp.log1p(-normalized)

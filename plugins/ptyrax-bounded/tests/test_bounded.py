@@ -237,3 +237,42 @@ def test_examples_cover_the_options():
 
 def test_conformance(ptyrax_example):
     check_parametrization(ptyrax_example)
+
+
+# --- with_array -------------------------------------------------------------------------------
+
+
+def test_with_array_clips_the_amplitude_and_keeps_the_phase():
+    p = Bounded(OBJ, 0.2, 1.5)
+    amplitude = jnp.array([0.0, 0.1, 0.2, 0.7, 1.5, 3.0])
+    target = amplitude * jnp.exp(1j * jnp.linspace(-3.0, 3.0, 6))
+    q = Bounded(jnp.ones(6), 0.2, 1.5).with_array(target)
+    assert type(q) is Bounded and (q.a_min, q.a_max) == (0.2, 1.5)
+    clipped = jnp.clip(amplitude, 0.2, 1.5)
+    assert jnp.allclose(q.amplitude, clipped, atol=1e-6)  # no MARGIN: to round-off
+    assert jnp.allclose(q(), clipped * jnp.exp(1j * jnp.angle(target)), atol=1e-6)
+    assert jnp.allclose(p.with_array(p())(), p(), atol=1e-6)
+    assert jnp.allclose(jax.jit(lambda p, t: p.with_array(t)())(p, p()), p(), atol=1e-6)
+
+
+def test_with_array_gives_back_a_saturated_output():
+    p = eqx.tree_at(lambda p: p.u, Bounded(OBJ), 40.0 * jnp.sign(GRID))  # amplitudes at bounds
+    q = p.with_array(p())
+    assert jnp.all(jnp.isfinite(q.u)) and jnp.allclose(q(), p(), atol=1e-6)
+
+
+def test_with_array_of_a_real_target_and_its_gradient():
+    q = Bounded(OBJ).with_array(np.asarray(GRID))  # real: phase 0 or pi
+    assert jnp.allclose(q.phase, jnp.where(GRID < 0, jnp.pi, 0.0))
+    assert jnp.allclose(q(), GRID, atol=1e-6)
+    # inside the bounds the amplitude follows the target; outside, it is clipped: no gradient
+    p = Bounded(jnp.ones(2))
+    grad = jax.grad(lambda a: jnp.sum(p.with_array(a).amplitude))(jnp.array([0.5, 2.0]))
+    assert jnp.allclose(grad, jnp.array([1.0, 0.0]), atol=1e-4)
+
+
+def test_with_array_refuses_a_misshapen_target_by_name():
+    with pytest.raises(ValueError, match=r"target must have shape \(3, 4\).*got shape \(12,\)"):
+        Bounded(OBJ).with_array(OBJ.ravel())
+    with pytest.raises(TypeError, match="target must be an array"):
+        Bounded(OBJ).with_array(0.5)

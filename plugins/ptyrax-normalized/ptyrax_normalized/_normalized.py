@@ -1,7 +1,7 @@
 """NormalizedArrayParametrization and NormalizedReferencedArrayParametrization."""
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import equinox as eqx
 import jax
@@ -23,6 +23,12 @@ class _FixedScale(ptyrax_core.ArrayParametrization):
     def scale(self) -> Scale:
         """The fixed scale: a float, or a tuple of one float per leading index."""
         return self._scale
+
+    def _with_offset(self, target: Any, reference: Any) -> Self:
+        # A copy storing (target - reference) / scale in _data, in _data's dtype.
+        offset = ptyrax_core.read_target(target, self) - reference
+        data = offset / broadcast_scale(self._scale, offset)
+        return eqx.tree_at(lambda p: p._data, self, data.astype(self._data.dtype))
 
 
 class NormalizedArrayParametrization(_FixedScale):
@@ -87,6 +93,20 @@ class NormalizedArrayParametrization(_FixedScale):
         """`_data * scale`: the array at its physical scale."""
         return self._data * broadcast_scale(self._scale, self._data)
 
+    def with_array(self, target: ptyrax_core.HostOrDeviceArray) -> Self:
+        """A copy that returns `target`: it stores `target / scale`, the scale unchanged.
+
+        `target` has shape `output_shape`; a real target for complex data gets a zero
+        imaginary part, and a complex one for real data raises `TypeError`.
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> param = NormalizedArrayParametrization(jnp.ones(2), scale=10.0)
+            >>> param.with_array(jnp.array([5.0, 20.0]))._data
+            Array([0.5, 2. ], dtype=float32)
+        """
+        return self._with_offset(target, 0.0)
+
 
 class NormalizedReferencedArrayParametrization(_FixedScale):
     """A trained, scaled offset from a fixed reference: returns `_data * scale + reference`.
@@ -148,3 +168,18 @@ class NormalizedReferencedArrayParametrization(_FixedScale):
         """`_data * scale + stop_gradient(_reference_value)`."""
         offset = self._data * broadcast_scale(self._scale, self._data)
         return offset + jax.lax.stop_gradient(self._reference_value)
+
+    def with_array(self, target: ptyrax_core.HostOrDeviceArray) -> Self:
+        """A copy that returns `target`: it stores the offset `(target - reference) / scale`;
+        the reference and the scale are unchanged.
+
+        `target` has shape `output_shape`; a real target for complex data gets a zero
+        imaginary part, and a complex one for real data raises `TypeError`.
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> param = NormalizedReferencedArrayParametrization(jnp.ones(2), scale=10.0)
+            >>> param.with_array(jnp.array([6.0, -9.0]))._data
+            Array([ 0.5, -1. ], dtype=float32)
+        """
+        return self._with_offset(target, self._reference_value)

@@ -274,3 +274,51 @@ def test_registered():
 def test_conformance(ptyrax_example):
     """ptyrax-core's kit, over this plugin's examples (and the built-ins')."""
     check_parametrization(ptyrax_example)
+
+
+# --- with_array -------------------------------------------------------------------------------
+
+TARGET = 3.0 * DATA + 1.0
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+@pytest.mark.parametrize("scale", [4.0, jnp.array([2.0, -0.5])])
+def test_with_array_returns_the_target_and_keeps_the_scale(cls, scale):
+    p = cls(DATA, scale=scale)
+    q = p.with_array(TARGET)
+    assert type(q) is cls and q.scale == p.scale and q.output_shape == p.output_shape
+    assert jax.tree_util.tree_structure(q) == jax.tree_util.tree_structure(p)
+    assert jnp.allclose(q(), TARGET) and jnp.array_equal(p._data, cls(DATA, scale=scale)._data)
+    assert jnp.allclose(jax.jit(lambda p, t: p.with_array(t)())(p, TARGET), TARGET)
+
+
+def test_with_array_stores_target_over_scale():
+    p = NormalizedArrayParametrization(DATA, scale=jnp.array([2.0, 4.0]))
+    scale = jnp.array([2.0, 4.0])[:, None, None]
+    assert jnp.allclose(p.with_array(TARGET)._data, TARGET / scale)
+    grad = jax.grad(lambda t: jnp.sum(p.with_array(t)._data))(TARGET)
+    assert jnp.allclose(grad, jnp.broadcast_to(1.0 / scale, DATA.shape))
+
+
+def test_with_array_stores_the_offset_from_the_fixed_reference():
+    p = NormalizedReferencedArrayParametrization(DATA, scale=10.0)
+    q = p.with_array(TARGET)
+    assert jnp.array_equal(q._reference_value, DATA)  # frozen: kept
+    assert jnp.allclose(q._data, (TARGET - DATA) / 10.0)
+    assert jnp.array_equal(p.with_array(DATA)._data, jnp.zeros_like(DATA))
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_with_array_dtypes(cls):
+    z = cls(DATA.astype(jnp.complex64), scale=2.0).with_array(np.asarray(TARGET))  # real in
+    assert z._data.dtype == jnp.complex64 and jnp.allclose(z(), TARGET)
+    with pytest.raises(TypeError, match=r"target is complex \(complex64\), but the output is fl"):
+        cls(DATA).with_array(TARGET * 1j)
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_with_array_refuses_another_shape_by_name(cls):
+    with pytest.raises(ValueError, match=r"target must have shape \(2, 3, 4\).*got shape \(2, 3\)"):
+        cls(DATA).with_array(DATA[..., 0])
+    with pytest.raises(TypeError, match="target must be an array"):
+        cls(DATA).with_array(3.0)

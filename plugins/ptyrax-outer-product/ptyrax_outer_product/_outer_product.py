@@ -1,7 +1,7 @@
 """OuterProductArrayParametrization."""
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -87,3 +87,40 @@ class OuterProductArrayParametrization(ptyrax_core.ArrayParametrization):
     def __call__(self) -> Inexact[Array, "... M N d"]:
         """The sum of outer products, shape `output_shape`."""
         return jnp.einsum("...msd,...snd->...mnd", self.column_vector, self.row_vector)
+
+    def with_array(self, target: ptyrax_core.HostOrDeviceArray) -> Self:
+        """A copy whose output is the best approximation of `target` of rank `n_outer`.
+
+        Each `M x N` slice of `target` (shape `output_shape`, one slice per leading index and
+        per `d`) is replaced by its truncated SVD, the sum of `s_k u_k v_k^H` over its
+        `n_outer` largest singular values `s_k`: the nearest array of rank at most `n_outer` in
+        the Frobenius norm, so a target of that rank comes back exactly (up to round-off). The
+        factors share each `s_k`: column `k` is `sqrt(s_k) u_k`, row `k` is `sqrt(s_k) v_k^H`;
+        where `s_k` is zero (within `jnp.linalg.matrix_rank`'s tolerance) the column is `u_k`
+        and the row `s_k v_k^H`, so that the term still gets a gradient. Terms beyond
+        `min(M, N)` are zero. A real target for complex factors gets a zero imaginary part; a
+        complex one for real factors raises `TypeError`.
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> param = OuterProductArrayParametrization((3, 3, 1), n_outer=1)
+            >>> target = jnp.diag(jnp.array([3.0, 1.0, 0.0]))[..., None]
+            >>> param.with_array(target)()[..., 0]  # the rank-1 part
+            Array([[3., 0., 0.],
+                   [0., 0., 0.],
+                   [0., 0., 0.]], dtype=float32)
+        """
+        slices = jnp.moveaxis(ptyrax_core.read_target(target, self), -1, -3)  # (..., d, M, N)
+        u, s, vh = jnp.linalg.svd(slices, full_matrices=False)
+        k = min(self.n_outer, s.shape[-1])
+        u, s, vh = u[..., :k], s[..., :k], vh[..., :k, :]
+        tolerance = s[..., :1] * max(slices.shape[-2:]) * jnp.finfo(s.dtype).eps
+        root = jnp.sqrt(jnp.where(s > tolerance, s, 1.0))
+        pad = self.n_outer - k
+        column = jnp.pad(u * root[..., None, :], [(0, 0)] * (u.ndim - 1) + [(0, pad)])
+        row = jnp.pad((s / root)[..., None] * vh, [(0, 0)] * (vh.ndim - 2) + [(0, pad), (0, 0)])
+        return eqx.tree_at(
+            lambda p: (p.column_vector, p.row_vector),
+            self,
+            (jnp.moveaxis(column, -3, -1), jnp.moveaxis(row, -3, -1)),
+        )

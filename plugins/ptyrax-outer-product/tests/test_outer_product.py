@@ -131,3 +131,76 @@ def test_registered():
 def test_conformance(ptyrax_example):
     """ptyrax-core's kit, over this plugin's examples (and the built-ins')."""
     check_parametrization(ptyrax_example)
+
+
+# --- with_array -------------------------------------------------------------------------------
+
+
+def truncated_svd(target, rank):
+    """NumPy's best rank-`rank` approximation of every (M, N) slice of (..., M, N, d)."""
+    u, s, vh = np.linalg.svd(np.moveaxis(np.asarray(target), -1, -3), full_matrices=False)
+    return np.moveaxis((u[..., :rank] * s[..., None, :rank]) @ vh[..., :rank, :], -3, -1)
+
+
+def test_with_array_is_the_truncated_svd_per_channel():
+    target = normal(2)((2, 6, 5, 3))
+    p = OuterProductArrayParametrization((2, 6, 5, 3), n_outer=2)
+    q = p.with_array(target)
+    assert type(q) is OuterProductArrayParametrization and q.n_outer == 2
+    assert q.column_vector.shape == (2, 6, 2, 3) and q.row_vector.shape == (2, 2, 5, 3)
+    best = truncated_svd(target, 2)
+    assert np.allclose(q(), best, atol=1e-5)
+    # Eckart-Young: the error of each slice is the norm of its discarded singular values
+    s = np.linalg.svd(np.moveaxis(target, -1, -3), compute_uv=False)
+    errors = np.linalg.norm(np.asarray(q()) - target, axis=(-3, -2))
+    assert np.allclose(errors, np.linalg.norm(s[..., 2:], axis=-1), rtol=1e-4)
+    assert np.allclose(jax.jit(lambda p, t: p.with_array(t)())(p, target), best, atol=1e-5)
+
+
+def test_with_array_is_exact_for_a_target_of_rank_n_outer_and_balances_the_factors():
+    p = OuterProductArrayParametrization((7, 4, 2), n_outer=3, initializer=normal(4))
+    q = p.with_array(p())
+    assert jnp.allclose(q(), p(), atol=1e-5)
+    s = np.linalg.svd(np.moveaxis(np.asarray(p()), -1, 0), compute_uv=False)[:, :3]  # (d, 3)
+    column_norms = np.linalg.norm(q.column_vector, axis=0).T  # (d, 3)
+    row_norms = np.linalg.norm(q.row_vector, axis=1).T
+    assert np.allclose(column_norms**2, s, rtol=1e-4) and np.allclose(row_norms**2, s, rtol=1e-4)
+
+
+def test_with_array_below_rank_n_outer_leaves_every_term_trainable():
+    rank_one = jnp.outer(jnp.arange(1.0, 6.0), jnp.arange(1.0, 5.0))[..., None]
+    q = OuterProductArrayParametrization((5, 4, 1), n_outer=2).with_array(rank_one)
+    assert jnp.allclose(q(), rank_one, atol=1e-5)
+    assert jnp.isclose(jnp.linalg.norm(q.column_vector[:, 1, 0]), 1.0)  # a unit vector u_2
+    grads = jax.grad(lambda q: jnp.sum(q() * jnp.arange(20.0).reshape(5, 4, 1)))(q)
+    assert jnp.max(jnp.abs(grads.row_vector[1])) > 1e-3  # the second term moves
+
+
+def test_with_array_with_more_terms_than_min_m_n_is_exact_and_pads_with_zeros():
+    target = normal(5)((3, 4, 1))
+    q = OuterProductArrayParametrization((3, 4, 1), n_outer=5).with_array(target)
+    assert jnp.allclose(q(), target, atol=1e-5)
+    assert jnp.array_equal(q.column_vector[:, 3:], jnp.zeros((3, 2, 1)))
+
+
+def test_with_array_complex_and_dtypes():
+    rng = np.random.default_rng(6)
+    target = (rng.standard_normal((5, 4, 2)) + 1j * rng.standard_normal((5, 4, 2))).astype(
+        np.complex64
+    )
+    complex_ones = lambda shape: jnp.ones(shape, jnp.complex64)  # noqa: E731
+    p = OuterProductArrayParametrization((5, 4, 2), 2, complex_ones)
+    q = p.with_array(target)
+    assert q.column_vector.dtype == q.row_vector.dtype == jnp.complex64
+    assert np.allclose(q(), truncated_svd(target, 2), atol=1e-5)
+    assert q.with_array(target.real).column_vector.dtype == jnp.complex64  # real in: fine
+    with pytest.raises(TypeError, match=r"target is complex \(complex64\), but the output is"):
+        OuterProductArrayParametrization((5, 4, 2), 2).with_array(target)
+
+
+def test_with_array_refuses_another_shape_by_name():
+    p = OuterProductArrayParametrization((5, 4, 1), 1)
+    with pytest.raises(ValueError, match=r"target must have shape \(5, 4, 1\).*got shape \(5, 4\)"):
+        p.with_array(jnp.ones((5, 4)))
+    with pytest.raises(TypeError, match="target must be an array"):
+        p.with_array(None)

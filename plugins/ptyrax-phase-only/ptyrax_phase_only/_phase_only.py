@@ -1,8 +1,9 @@
 """PhaseOnlyArrayParametrization."""
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
+import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Complex, Real
 
@@ -54,3 +55,19 @@ class PhaseOnlyArrayParametrization(ptyrax_core.ArrayParametrization):
     def __call__(self) -> Complex[Array, "..."]:
         """`exp(1j * phase)`."""
         return phase_only_exp(self.phase)
+
+    def with_array(self, target: ptyrax_core.HostOrDeviceArray) -> Self:
+        """A copy whose phase is `jnp.angle(target)`: its output is `target / |target|`.
+
+        That is the nearest array of unit magnitude; where `target` is zero, the phase is 0.
+        `target` has shape `output_shape`, complex or real (a real target has phase 0 where
+        positive, pi where negative).
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> param = PhaseOnlyArrayParametrization((2,))
+            >>> param.with_array(jnp.array([2j, -3.0])).phase
+            Array([1.5707964, 3.1415927], dtype=float32)
+        """
+        phase = jnp.angle(ptyrax_core.read_target(target, self)).astype(self.phase.dtype)
+        return eqx.tree_at(lambda p: p.phase, self, phase)

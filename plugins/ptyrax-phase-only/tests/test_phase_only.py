@@ -86,3 +86,39 @@ def test_registered():
 def test_conformance(ptyrax_example):
     """ptyrax-core's kit, over this plugin's examples (and the built-ins')."""
     check_parametrization(ptyrax_example)
+
+
+# --- with_array -------------------------------------------------------------------------------
+
+TARGET = jnp.array([[2j, -3.0], [0.5 + 0.5j, 0.0]])
+
+
+def test_with_array_takes_the_angle_the_nearest_unit_magnitude_array():
+    p = PhaseOnlyArrayParametrization((2, 2), jnp.ones)
+    q = p.with_array(TARGET)
+    assert type(q) is PhaseOnlyArrayParametrization and q.output_shape == (2, 2)
+    assert jnp.allclose(q.phase, jnp.angle(TARGET)) and q.phase.dtype == jnp.float32
+    assert jnp.allclose(q(), jnp.where(TARGET == 0, 1.0, TARGET / jnp.abs(TARGET)), atol=1e-6)
+    # no phase comes nearer to the target than the one stored
+    others = jnp.exp(1j * jnp.linspace(-jnp.pi, jnp.pi, 361))[:, None, None]
+    assert jnp.all(jnp.abs(q() - TARGET) <= jnp.min(jnp.abs(others - TARGET), axis=0) + 1e-6)
+    assert jnp.array_equal(p.phase, jnp.ones((2, 2)))  # the original is untouched
+
+
+def test_with_array_of_a_real_target_round_trip_jit_and_grad():
+    p = PhaseOnlyArrayParametrization((3,), lambda s: jnp.array([0.3, -2.0, 3.0]))
+    assert jnp.allclose(p.with_array(np.array([2.0, -1.0, 0.0])).phase, jnp.array([0, jnp.pi, 0]))
+    assert jnp.allclose(p.with_array(p())(), p(), atol=1e-6)
+    jitted = jax.jit(lambda p, t: p.with_array(t))(p, jnp.array([1j, -1j, 1.0]))
+    assert jnp.allclose(jitted.phase, jnp.array([0.5, -0.5, 0.0]) * jnp.pi)
+    # d angle(r e^{i t}) / dt = 1: the phase follows a rotated target
+    grad = jax.grad(lambda t: jnp.sum(p.with_array(jnp.exp(1j * t)).phase))(jnp.ones(3))
+    assert jnp.allclose(grad, 1.0)
+
+
+def test_with_array_refuses_a_bad_target_by_name():
+    p = PhaseOnlyArrayParametrization((2, 2))
+    with pytest.raises(ValueError, match=r"target must have shape \(2, 2\).*got shape \(4,\)"):
+        p.with_array(jnp.ones(4))
+    with pytest.raises(TypeError, match="target must be an array"):
+        p.with_array([[1.0, 2.0], [3.0, 4.0]])

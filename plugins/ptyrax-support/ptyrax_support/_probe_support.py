@@ -1,7 +1,7 @@
 """ProbeSupportArrayParametrization."""
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import equinox as eqx
 import jax
@@ -113,3 +113,20 @@ class ProbeSupportArrayParametrization(ptyrax_core.ArrayParametrization):
     def __call__(self) -> Inexact[Array, "*batch y x"]:
         """`data * mask`: the probe, zero outside the support."""
         return self.data * self.support_mask()
+
+    def with_array(self, target: ptyrax_core.HostOrDeviceArray) -> Self:
+        """A copy that returns `target * mask`: `target` zeroed outside the support.
+
+        That is the nearest array that is zero outside the support, and `target` itself when
+        it already is. `data` stores `target` whole: its values outside the support are kept,
+        never reach the output, and get no gradient, as in `__init__`. The support is
+        unchanged. `target` has shape `output_shape`; a real target for complex data gets a
+        zero imaginary part, a complex one for real data raises `TypeError`.
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> probe = ProbeSupportArrayParametrization(jnp.zeros((1, 3)), support=0.5)
+            >>> probe.with_array(jnp.array([[4.0, 5.0, 6.0]]))()  # the disc holds the centre
+            Array([[0., 5., 0.]], dtype=float32)
+        """
+        return eqx.tree_at(lambda p: p.data, self, ptyrax_core.read_target(target, self))

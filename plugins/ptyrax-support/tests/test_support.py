@@ -279,3 +279,37 @@ def test_examples_cover_the_options():
 
 def test_conformance(ptyrax_example):
     check_parametrization(ptyrax_example)
+
+
+# --- with_array -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "support", [2.5, MASK, disc(2.0)[None].repeat(3, 0)], ids=["radius", "mask", "per mode"]
+)
+def test_with_array_zeroes_the_target_outside_the_support(support):
+    p = ProbeSupportArrayParametrization(jnp.zeros((3, H, W), jnp.complex64), support=support)
+    target = 2.0 * MODES + 0.5j
+    q = p.with_array(target)
+    assert type(q) is ProbeSupportArrayParametrization
+    assert (q.radius, q.center) == (p.radius, p.center)
+    assert q.mask is None or jnp.array_equal(q.mask, p.mask)
+    mask = p.support_mask()
+    assert jnp.allclose(q(), target * mask)  # the projection: zero outside, target inside
+    assert jnp.array_equal(q.data, target)  # stored whole, as __init__ stores data
+    assert jnp.allclose(q.with_array(q())(), q())  # inside the support: exact
+    assert jnp.allclose(jax.jit(lambda p, t: p.with_array(t)())(p, target), target * mask)
+    grads = jax.grad(lambda q: jnp.sum(jnp.abs(q()) ** 2))(q)
+    assert jnp.all(jnp.where(jnp.broadcast_to(mask, target.shape) == 0, grads.data == 0, True))
+
+
+def test_with_array_dtypes_and_bad_targets():
+    p = ProbeSupportArrayParametrization(PROBE, support=2.0)
+    assert p.with_array(np.asarray(DATA, np.float64)).data.dtype == jnp.complex64
+    real = ProbeSupportArrayParametrization(DATA, support=2.0)
+    with pytest.raises(TypeError, match=r"target is complex \(complex64\), but the output is fl"):
+        real.with_array(PROBE)
+    with pytest.raises(ValueError, match=r"target must have shape \(6, 8\).*got shape \(3, 6, 8\)"):
+        real.with_array(MODES.real)
+    with pytest.raises(TypeError, match="target must be an array"):
+        real.with_array({"probe": DATA})

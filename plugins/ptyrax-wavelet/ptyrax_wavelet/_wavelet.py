@@ -1,7 +1,7 @@
 """WaveletArrayParametrization."""
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import equinox as eqx
 from jaxtyping import Array, Inexact
@@ -110,3 +110,26 @@ class WaveletArrayParametrization(ptyrax_core.ArrayParametrization):
             level=self.level,
             shape=tuple(self.output_shape[-2:]),
         )
+
+    def with_array(self, target: ptyrax_core.HostOrDeviceArray) -> Self:
+        """A copy that returns `target`: it stores `target`'s coefficients.
+
+        `target` (shape `output_shape`) is padded and transformed as in `__init__`, with the
+        same wavelet, level and padded shape, so every array is represented exactly (up to
+        round-off). A real target for complex coefficients gets a zero imaginary part; a
+        complex one for real coefficients raises `TypeError`.
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> param = WaveletArrayParametrization(jnp.zeros((6, 10)), wavelet="db2")
+            >>> target = jnp.arange(60.0).reshape(6, 10)
+            >>> bool(jnp.allclose(param.with_array(target)(), target, atol=1e-5))
+            True
+        """
+        coefficients = _dwt.pad_and_decompose(
+            ptyrax_core.read_target(target, self),
+            wavelet=self.wavelet,
+            level=self.level,
+            padded_shape=self.padded_shape,
+        )
+        return eqx.tree_at(lambda p: p.wavelet_coefficients, self, coefficients)

@@ -276,3 +276,46 @@ def test_bad_data_names_it():
 def test_conformance(ptyrax_example):
     """ptyrax-core's kit, over this plugin's examples (and the built-ins')."""
     check_parametrization(ptyrax_example)
+
+
+# --- with_array -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("wavelet", "level", "shape"), [("haar", 1, (8, 8)), ("db2", 2, (2, 13, 14))]
+)
+def test_with_array_stores_the_coefficients_of_the_target(wavelet, level, shape):
+    p = WaveletArrayParametrization(jnp.zeros(shape), wavelet=wavelet, level=level)
+    target = RNG.standard_normal(shape).astype(np.float32)
+    q = p.with_array(target)
+    assert type(q) is WaveletArrayParametrization
+    assert (q.wavelet, q.level, q.padded_shape) == (wavelet, level, p.padded_shape)
+    assert np.allclose(
+        q.wavelet_coefficients, _pywt_coefficients(target, wavelet, level), atol=1e-4
+    )
+    assert jnp.allclose(q(), target, atol=1e-5)
+    jitted = jax.jit(lambda p, t: p.with_array(t))(p, target)
+    assert jnp.allclose(jitted.wavelet_coefficients, q.wavelet_coefficients, atol=1e-6)
+
+
+def test_with_array_is_linear_and_its_gradient_is_the_transform():
+    p = WaveletArrayParametrization(jnp.zeros((8, 8)), wavelet="db2")
+    target = jnp.asarray(RNG.standard_normal((8, 8)), jnp.float32)
+    weights = jnp.asarray(RNG.standard_normal((8, 8)), jnp.float32)
+    # orthonormal: <W, decompose(t)> has gradient reconstruct(W) with respect to t
+    grad = jax.grad(lambda t: jnp.sum(weights * p.with_array(t).wavelet_coefficients))(target)
+    assert jnp.allclose(grad, wavelet_reconstruct(weights, "db2", 1), atol=1e-5)
+
+
+def test_with_array_dtypes_and_bad_targets():
+    z = WaveletArrayParametrization(jnp.ones((4, 4), jnp.complex64))
+    target = np.arange(16.0).reshape(4, 4)
+    assert z.with_array(target).wavelet_coefficients.dtype == jnp.complex64
+    assert jnp.allclose(z.with_array(target)(), target, atol=1e-5)
+    real = WaveletArrayParametrization(jnp.ones((4, 4)))
+    with pytest.raises(TypeError, match=r"target is complex \(complex64\), but the output is fl"):
+        real.with_array(target * 1j)
+    with pytest.raises(ValueError, match=r"target must have shape \(4, 4\).*got shape \(4, 5\)"):
+        real.with_array(jnp.ones((4, 5)))
+    with pytest.raises(TypeError, match="target must be an array"):
+        real.with_array("image")
