@@ -36,6 +36,7 @@ from ._index import (
     IndexDependentParameter as IndexDependentParameter,
     IndexSliceParameter as IndexSliceParameter,
 )
+from ._packed import Packed as Packed, pack as pack
 from ._resolve import (
     resolve_array_parametrizations as resolve_array_parametrizations,
     resolve_index_dependent_parameters as resolve_index_dependent_parameters,

@@ -94,6 +94,11 @@ class ArrayParametrization(eqx.Module):
     registry_name: ClassVar[str]
     frozen_fields: ClassVar[tuple[str, ...]] = ()
 
+    # Plain attribute access. equinox's Module.__getattribute__ runs Python code on every
+    # attribute read, to return bound methods as pytrees; flattening a module reads its
+    # __dict__ through it, which made a jitted call cost 2 us more a parametrization.
+    __getattribute__ = object.__getattribute__
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         call = cls.__dict__.get("__call__")

@@ -7,7 +7,6 @@ import inspect
 import json
 import os
 import pathlib
-import tomllib
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -17,7 +16,6 @@ import jax
 import jax.numpy as jnp
 import jaxtyping
 import numpy as np
-from beartype.door import is_bearable
 
 from . import registry
 from ._errors import (
@@ -107,7 +105,11 @@ def _read(path: pathlib.Path) -> Any:
         raise SpecValueError(f"{path}: a spec file is a .toml or a .json file.")
     try:
         text = path.read_text(encoding="utf-8")
-        return tomllib.loads(text) if suffix == ".toml" else json.loads(text)
+        if suffix == ".toml":
+            import tomllib  # here, not at import: 4 ms
+
+            return tomllib.loads(text)
+        return json.loads(text)
     except ValueError as e:  # UnicodeDecodeError, tomllib.TOMLDecodeError, JSONDecodeError
         raise SpecValueError(f"{path}: not a valid {suffix[1:].upper()} file: {e}") from e
 
@@ -402,6 +404,8 @@ def _members(ann: Any) -> list[Any]:
 def _bearable(value: Any, ann: Any) -> bool:
     if ann is Any:
         return True
+    from beartype.door import is_bearable  # here, not at import: beartype takes 100 ms
+
     try:
         return is_bearable(value, ann)
     except Exception:  # an annotation beartype cannot check: let the class decide

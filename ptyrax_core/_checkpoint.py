@@ -23,6 +23,7 @@ from ._build import _at
 from ._errors import CheckpointError, UnknownParametrizationError
 from ._firstparty import provider
 from ._index import BoundSliceParameter, IndexDependentParameter
+from ._packed import Packed, pack
 from ._version import __version__
 
 FORMAT = "ptyrax-checkpoint"
@@ -36,9 +37,10 @@ def save(path: str | os.PathLike, tree: Any) -> None:
     """Write `tree` to the checkpoint file `path`: its structure as JSON, its arrays as `.npy`.
 
     `tree` holds registered parametrizations (of any installed plugin, nested too), JAX and
-    NumPy arrays, NumPy scalars, and dicts (string or integer keys), lists and tuples of them,
-    with numbers, strings and None. [`load`][ptyrax_core.load] gives it back bit for bit,
-    without a template. The file is a zip archive (readable by `numpy.load`) of:
+    NumPy arrays, NumPy scalars, and dicts (string or integer keys), lists, tuples and
+    [`Packed`][ptyrax_core.Packed] models of them, with numbers, strings and None.
+    [`load`][ptyrax_core.load] gives it back bit for bit, without a template. The file is a
+    zip archive (readable by `numpy.load`) of:
 
     - `ptyrax.json`: the format version, ptyrax-core's version, the distribution and version of
       the plugin behind each registry name, a table of the arrays (tree path, dtype, shape, JAX
@@ -203,6 +205,8 @@ class _Writer:
             return {"complex": [x.real, x.imag]}
         if isinstance(x, ArrayParametrization | IndexDependentParameter):
             return self.parametrization(x, where)
+        if isinstance(x, Packed):
+            return {"packed": self.node(x.unpack(), f"{where}.unpack()")}
         if isinstance(x, jax.core.Tracer):
             raise TypeError(
                 f"{where} is a traced value: save the model outside jax.jit, jax.vmap and jax.grad."
@@ -274,7 +278,9 @@ class _Writer:
             )
         fields = [f.name for f in dataclasses.fields(x)]
         state = vars(x)  # a field left at its class default is not in it, and stays so
-        extra = sorted(set(state) - set(fields))
+        # equinox's unflatten may set its wrapper attributes (__doc__, __module__, ...) to a
+        # placeholder, when a field was left at its class default: not data, not saved.
+        extra = sorted(k for k in set(state) - set(fields) if not _is_dunder(k))
         if extra:
             raise TypeError(
                 f"{where} is a {_qualname(cls)} with attributes that are not fields, {extra}; "
@@ -286,6 +292,10 @@ class _Writer:
             "type": name,
             "fields": {f: self.node(state[f], f"{where}.{f}") for f in fields if f in state},
         }
+
+
+def _is_dunder(name: str) -> bool:
+    return name.startswith("__") and name.endswith("__")
 
 
 def _qualname(cls: type) -> str:
@@ -378,6 +388,8 @@ class _Reader:
             return {k: self.node(v, _at(where, k)) for k, v in body}
         if kind == "array" and type(body) is int and 0 <= body < len(self.arrays):
             return self.array(body, where)
+        if kind == "packed":
+            return pack(self.node(body, f"{where}.unpack()"))
         if kind == "complex":
             return complex(*body)
         if kind == "dtype":

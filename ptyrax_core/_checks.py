@@ -1,10 +1,10 @@
 """Runtime checks: jaxtyping + beartype for signatures, and the small checks plugins share."""
 
+import functools
 import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import beartype
 import jax
 import jax.numpy as jnp
 import jaxtyping
@@ -53,7 +53,20 @@ def typechecked(fn: F) -> F:
             f"{fn.__qualname__} has string annotations, so its checks would silently do nothing: "
             "remove `from __future__ import annotations` from its module."
         )
-    return jaxtyping.jaxtyped(typechecker=beartype.beartype)(fn)
+    checked = None
+
+    @functools.wraps(fn)
+    def check_and_call(*args: Any, **kwargs: Any) -> Any:
+        # Importing beartype takes about 100 ms, and decorating with it 1.5 ms a function:
+        # done here, at the first call, `import ptyrax_core` and plugin discovery skip both.
+        nonlocal checked
+        if checked is None:
+            import beartype
+
+            checked = jaxtyping.jaxtyped(typechecker=beartype.beartype)(fn)
+        return checked(*args, **kwargs)
+
+    return check_and_call  # type: ignore[return-value]
 
 
 def as_array(value: Any, argname: str) -> Array:

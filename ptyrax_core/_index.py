@@ -30,6 +30,7 @@ class IndexDependentParameter(eqx.Module, Generic[T]):
 
     _index: int | None = eqx.field(static=True, default=None, kw_only=True)
     registry_name: ClassVar[str]
+    __getattribute__ = object.__getattribute__  # plain attribute access, as ArrayParametrization
 
     @abc.abstractmethod
     def at_index(self, index: Any) -> T:
@@ -78,6 +79,7 @@ class BoundSliceParameter(eqx.Module, Generic[T]):
 
     parameter: T
     n: int = eqx.field(static=True)
+    __getattribute__ = object.__getattribute__  # plain attribute access, as ArrayParametrization
 
     def at_current_index(self) -> T:
         """The value at the bound index."""

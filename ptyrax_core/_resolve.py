@@ -12,6 +12,7 @@ import jax
 from ._array import resolve_arrays
 from ._checks import check_index
 from ._index import BoundSliceParameter, IndexDependentParameter
+from ._packed import unpack_all
 
 T = TypeVar("T")
 
@@ -39,7 +40,7 @@ def resolve_array_parametrizations(module: T) -> T:
         >>> resolve_array_parametrizations([DirectArrayParametrization(jnp.ones(2)), 3])
         [Array([1., 1.], dtype=float32), 3]
     """
-    return resolve_arrays(module)
+    return resolve_arrays(unpack_all(module))
 
 
 def resolve_index_dependent_parameters(module: T, index: Any) -> T:
@@ -66,6 +67,10 @@ def resolve_index_dependent_parameters(module: T, index: Any) -> T:
                [6., 7.]], dtype=float32)
     """
     check_index(index)
+    return _bind(unpack_all(module), index)
+
+
+def _bind(module: T, index: Any) -> T:
     return jax.tree_util.tree_map(
         lambda x: (
             BoundSliceParameter(x.at_index(index), x.n)
@@ -87,6 +92,10 @@ def resolve_index_dependent_parameters_all(module: T) -> T:
         >>> resolve_index_dependent_parameters_all(model)["positions"].shape
         (5, 2)
     """
+    return _all(unpack_all(module))
+
+
+def _all(module: T) -> T:
     return jax.tree_util.tree_map(
         lambda x: x.all if isinstance(x, IndexDependentParameter) else x,
         module,
@@ -123,8 +132,10 @@ def resolve_parametrizations(module: T, index: Any = None) -> T:
         >>> jax.jit(jax.vmap(loss, in_axes=(None, 0)))(model, jnp.arange(4))
         Array([  0.,  64., 128., 192.], dtype=float32)
     """
+    module = unpack_all(module)
     if index is None:
-        module = resolve_index_dependent_parameters_all(module)
+        module = _all(module)
     else:
-        module = resolve_index_dependent_parameters(module, index)
+        check_index(index)
+        module = _bind(module, index)
     return resolve_arrays(module)

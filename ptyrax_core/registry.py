@@ -107,8 +107,7 @@ def _discover() -> _Registry:
     registry = _Registry({}, {}, [], manager)
     _load(registry, manager, "builtins", "ptyrax-core", __version__, lambda: _builtins, strict)
     for ep in _selected_entry_points(strict):
-        dist = ep.dist.name if ep.dist else "an unknown distribution"
-        version = ep.dist.version if ep.dist else ""
+        dist, version = _name_and_version(ep)
         _load(registry, manager, ep.name, dist, version, ep.load, strict)
     return registry
 
@@ -119,10 +118,27 @@ def _problem(message: str, strict: bool, cause: BaseException | None = None) -> 
     warnings.warn(message, PluginWarning, stacklevel=5)
 
 
+def _name_and_version(ep: importlib.metadata.EntryPoint) -> tuple[str, str]:
+    """The name and version of the distribution that provides `ep`, from the headers of its
+    metadata only: `ep.dist.name` and `.version` parse the whole file, long description
+    included, at each access (about 0.4 ms)."""
+    if ep.dist is None:
+        return "an unknown distribution", ""
+    text = ep.dist.read_text("METADATA") or ep.dist.read_text("PKG-INFO") or ""
+    fields: dict[str, str] = {}
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, colon, value = line.partition(":")
+        if colon and key in ("Name", "Version"):
+            fields.setdefault(key, value.strip())
+    if "Name" not in fields:  # unusual metadata: let importlib.metadata read it
+        return ep.dist.name, ep.dist.version
+    return fields["Name"], fields.get("Version", "")
+
+
 def _selected_entry_points(strict: bool) -> list[importlib.metadata.EntryPoint]:
     eps = sorted(
         importlib.metadata.entry_points(group=GROUP),
-        key=lambda ep: ((ep.dist.name.lower() if ep.dist else ""), ep.name),
+        key=lambda ep: (_name_and_version(ep)[0].lower(), ep.name),
     )
     wanted = {n.strip() for n in os.environ.get("PTYRAX_PLUGINS", "").split(",") if n.strip()}
     if wanted:

@@ -94,6 +94,15 @@ def test_loaded_parametrizations_behave_as_the_originals(tmp_path):
     assert_same_tree(grads, jax.grad(loss)({k: tree[k] for k in parts}))
 
 
+def test_a_model_after_a_jitted_update_round_trips(tmp_path):
+    # as an optimizer's update leaves it: every module rebuilt by jax's unflatten
+    tree = {k: v for k, v in model().items() if k in ("object", "positions", "frames", "nested")}
+    updated = jax.jit(lambda t: jax.tree_util.tree_map(lambda x: x * 2, t))(tree)
+    back = round_trip(tmp_path, updated)
+    assert_same_tree(back, updated)
+    assert jnp.array_equal(back["positions"].at_index(1), 2 * tree["positions"].at_index(1))
+
+
 def test_a_single_parametrization_and_plain_values(tmp_path):
     for tree in (DirectArrayParametrization(jnp.ones(2)), jnp.ones(3), [], None, "text", 1.5):
         assert_same_tree(round_trip(tmp_path, tree), tree)
