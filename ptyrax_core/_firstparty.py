@@ -37,6 +37,9 @@ EXPORTS: dict[str, tuple[str, ...]] = {
 }
 """Distribution -> the public names it exports (classes and helper functions)."""
 
+COMMANDS: dict[str, str] = {"demo": "ptyrax-demo"}
+"""Subcommand of `ptyrax` -> the first-party distribution that adds it."""
+
 _PROVIDER = {
     name: dist
     for table in (REGISTRY_NAMES, EXPORTS)

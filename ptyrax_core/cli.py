@@ -10,6 +10,7 @@ import warnings
 
 from . import _scaffold, registry
 from ._errors import PluginError, PluginWarning, UnknownParametrizationError
+from ._firstparty import COMMANDS
 from ._version import __version__
 
 
@@ -92,6 +93,23 @@ def _new_plugin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _not_installed(name: str, dist: str) -> int:
+    print(
+        f"ptyrax: error: `ptyrax {name}` comes with the distribution {dist}, which is not "
+        f"installed (or failed to load; see `ptyrax plugins`): pip install {dist}",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def _add_missing_commands(commands: argparse._SubParsersAction) -> dict[str, str]:
+    """First-party commands whose plugin is not loaded, listed with what to install."""
+    missing = {name: dist for name, dist in COMMANDS.items() if name not in commands.choices}
+    for name, dist in missing.items():
+        commands.add_parser(name, help=f"(not installed: pip install {dist})")
+    return missing
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the `ptyrax` command; returns its exit status."""
     parser = argparse.ArgumentParser(
@@ -139,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings(record=True) as command_problems:
             warnings.simplefilter("always", PluginWarning)
             registry.add_commands(commands)
+        missing = _add_missing_commands(commands)
+        given = sys.argv[1:] if argv is None else argv
+        if given and given[0] in missing:  # whatever its arguments
+            return _not_installed(given[0], missing[given[0]])
         args = parser.parse_args(argv)
         shown = command_problems if args.run is _plugins else load_problems + command_problems
         for problem in shown:  # `ptyrax plugins` lists the load failures itself

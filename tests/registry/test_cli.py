@@ -46,6 +46,21 @@ def test_plugins_lists_failures_without_warning_noise(plugin_env, capsys):
     assert len(out.splitlines()) == 4 and err == ""  # a header, a line per plugin, no warnings
 
 
+def test_a_first_party_command_that_is_not_installed_says_what_to_install(plugin_env, capsys):
+    plugin_env(PTYRAX_PLUGINS="good", PTYRAX_STRICT_PLUGINS="1")  # ptyrax-demo not loaded
+    assert main(["demo", "--out", "somewhere", "--devices", "2"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        "ptyrax: error: `ptyrax demo` comes with the distribution ptyrax-demo, which is not "
+        "installed (or failed to load; see `ptyrax plugins`): pip install ptyrax-demo\n"
+    )
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = " ".join(capsys.readouterr().out.split())
+    assert "demo (not installed: pip install ptyrax-demo)" in listed
+
+
 def test_show_a_parametrization(plugin_env, capsys):
     plugin_env(PTYRAX_PLUGINS="good", PTYRAX_STRICT_PLUGINS="1")
     assert main(["show", "index_slice"]) == 0
