@@ -167,6 +167,26 @@ def compare_ops(a: collections.Counter, b: collections.Counter) -> tuple[bool, s
     return False, text + "; differ: " + ", ".join(f"{op} {d:+d}" for op, d in diff.items())
 
 
+def program_and_calls(
+    step: Any, args: tuple, raw_step: Any, raw_args: tuple, pairs: int, calls: int, warm: bool
+) -> tuple[tuple[bool, str], Paired]:
+    """Two jitted steps: their optimized programs compared, and their calls paired."""
+    import jax
+
+    ops = compare_ops(
+        op_histogram(step.lower(*args).compile()),
+        op_histogram(raw_step.lower(*raw_args).compile()),
+    )
+    paired = interleaved(
+        lambda: jax.block_until_ready(step(*args)),
+        lambda: jax.block_until_ready(raw_step(*raw_args)),
+        pairs,
+        calls=calls,
+        warm=warm,
+    )
+    return ops, paired
+
+
 def _version(distribution: str) -> str:
     try:
         return importlib.metadata.version(distribution)

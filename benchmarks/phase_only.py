@@ -13,7 +13,7 @@ from ptyrax_phase_only import PhaseOnlyArrayParametrization
 from ptyrax_core import resolve_parametrizations
 
 from ._report import Row, same_program_and_time
-from ._timing import compare_ops, interleaved, op_histogram, pairs_of
+from ._timing import pairs_of, program_and_calls
 
 TITLE = "d. phase-only gradient"
 SIZE = {"full": 512, "smoke": 16}
@@ -48,15 +48,9 @@ def run(mode: str) -> list[Row]:
     np.testing.assert_allclose(value, raw_value, rtol=1e-6)
     np.testing.assert_allclose(grads["object"].phase, raw_grad, rtol=1e-5, atol=1e-9)
 
-    ops = compare_ops(
-        op_histogram(step.lower(model, measured).compile()),
-        op_histogram(raw_step.lower(start, measured).compile()),
-    )
-    paired = interleaved(
-        lambda: jax.block_until_ready(step(model, measured)),
-        lambda: jax.block_until_ready(raw_step(start, measured)),
-        PAIRS[mode],  # many short pairs: the target is tight, the machine noisy
-        calls=CALLS,
+    # many short pairs: the target is tight, the machine noisy
+    ops, paired = program_and_calls(
+        step, (model, measured), raw_step, (start, measured), PAIRS[mode], CALLS, warm=False
     )
     judged = mode == "full"
     case = f"{size}x{size} phase, jit(value_and_grad) of a far-field amplitude error"

@@ -17,7 +17,7 @@ from ptyrax_phase_only import PhaseOnlyArrayParametrization
 from ptyrax_core import IndexSliceParameter, resolve_parametrizations
 
 from ._report import Row, same_program_and_time
-from ._timing import compare_ops, interleaved, op_histogram, pairs_of
+from ._timing import pairs_of, program_and_calls
 
 TITLE = "a. ptychography step"
 SIZES = {"full": (256, 64, 64), "smoke": (32, 8, 4)}  # object, probe, positions
@@ -107,16 +107,8 @@ def run(mode: str) -> list[Row]:
         grads["positions"].parameters, raw_grads["positions"], rtol=1e-3, atol=1e-7
     )
 
-    ops = compare_ops(
-        op_histogram(step.lower(model, measured).compile()),
-        op_histogram(raw_step.lower(arrays, measured).compile()),
-    )
-    paired = interleaved(
-        lambda: jax.block_until_ready(step(model, measured)),
-        lambda: jax.block_until_ready(raw_step(arrays, measured)),
-        PAIRS[mode],
-        calls=CALLS,
-        warm=True,
+    ops, paired = program_and_calls(
+        step, (model, measured), raw_step, (arrays, measured), PAIRS[mode], CALLS, warm=True
     )
     judged = mode == "full"
     case = (
