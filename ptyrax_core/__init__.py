@@ -5,14 +5,15 @@ right before the jitted forward model runs. Concrete parametrizations come from 
 through the entry-point group `ptyrax` (see `ptyrax_core.registry`).
 """
 
-from . import hookspecs as hookspecs, parametrizations as parametrizations, registry as registry
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from . import parametrizations as parametrizations, registry as registry
 from ._array import (
     ArrayParametrization as ArrayParametrization,
     DirectArrayParametrization as DirectArrayParametrization,
     as_direct_array_parametrization as as_direct_array_parametrization,
 )
-from ._build import build as build
-from ._checkpoint import load as load, save as save
 from ._checks import (
     HostOrDeviceArray as HostOrDeviceArray,
     as_array as as_array,
@@ -44,4 +45,32 @@ from ._resolve import (
     resolve_parametrizations as resolve_parametrizations,
 )
 from ._version import __version__ as __version__
-from .hookspecs import hookimpl as hookimpl
+
+if TYPE_CHECKING:
+    from . import hookspecs as hookspecs
+    from ._build import build as build
+    from ._checkpoint import load as load, save as save
+    from .hookspecs import hookimpl as hookimpl
+
+# Imported at first use, to keep `import ptyrax_core` short: pluggy (for hookimpl and the
+# hooks, needed once a plugin loads), the spec reader and checkpoints.
+_LAZY = {
+    "build": "._build",
+    "hookimpl": ".hookspecs",
+    "hookspecs": None,
+    "load": "._checkpoint",
+    "save": "._checkpoint",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name] or f".{name}", __name__)
+    value = module if _LAZY[name] is None else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

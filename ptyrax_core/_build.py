@@ -299,10 +299,10 @@ class _Builder:
                     f'{{"init": {json.dumps(name)}, {json.dumps(required[0])}: ...}}.',
                 )
             return _Initializer(name, None, ())
-        exported = registry.exports()
-        if callable(exported.get(name)) and not isinstance(exported[name], type):
-            return exported[name]
-        functions = sorted(n for n, f in exported.items() if not isinstance(f, type))
+        exported = registry._export(name)
+        if callable(exported) and not isinstance(exported, type):
+            return exported
+        functions = sorted(n for p in registry.plugins() if not p.error for n in p.functions)
         dist = provider(name)
         hint = f" It is provided by the distribution {dist}: pip install {dist}" if dist else ""
         raise self.error(

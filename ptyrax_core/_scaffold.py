@@ -13,10 +13,10 @@ import string
 from importlib import resources
 
 from ._array import DirectArrayParametrization
+from ._contributions import SNAKE_CASE as _SNAKE_CASE
 from ._firstparty import REGISTRY_NAMES
 from ._index import IndexSliceParameter
 from ._version import __version__
-from .registry import _SNAKE_CASE
 
 _FILES = {  # template -> path in the new distribution (a template too)
     "pyproject.toml.tmpl": "pyproject.toml",

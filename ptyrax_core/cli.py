@@ -1,7 +1,6 @@
 """The `ptyrax` command."""
 
 import argparse
-import dataclasses
 import inspect
 import json
 import pathlib
@@ -17,7 +16,7 @@ from ._version import __version__
 def _plugins(args: argparse.Namespace) -> int:
     records = registry.plugins()
     if args.json:
-        rows = [dataclasses.asdict(p) for p in records]
+        rows = [p._asdict() for p in records]
         for row in rows:
             row["parametrizations"] = list(row["parametrizations"])
             row["functions"] = list(row["functions"])

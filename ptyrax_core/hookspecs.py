@@ -6,7 +6,14 @@ hooks with functions marked `@ptyrax_core.hookimpl`:
 ```toml
 [project.entry-points.ptyrax]
 mything = "ptyrax_mything"
+
+# What the hooks contribute, so that the plugin is imported only when a name is first used:
+[project.entry-points."ptyrax.parametrizations"]
+mything = "ptyrax_mything:MythingArrayParametrization"
 ```
+
+Each hook below that contributes names has its declaration group: `ptyrax.parametrizations`,
+`ptyrax.functions`, `ptyrax.commands` (`ptyrax_core.registry.DECLARATION_GROUPS`).
 """
 
 from collections.abc import Callable, Sequence

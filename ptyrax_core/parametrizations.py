@@ -2,8 +2,9 @@
 
 Core's names are defined here directly. Names that plugins provide (such as
 `PhaseOnlyArrayParametrization` or `phase_only_exp`) are looked up in the registry on first
-access; a first-party name whose distribution is not installed raises `MissingPluginError`,
-which names the distribution to install. `dir()` lists what is available.
+access, which imports the one plugin that declares the name; a first-party name whose
+distribution is not installed raises `MissingPluginError`, which names the distribution to
+install. `dir()` lists what is available, importing no plugin.
 
 Example:
     >>> from ptyrax_core import parametrizations as P
@@ -46,9 +47,9 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name.startswith("__"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    exported = registry.exports()
-    if name in exported:
-        return exported[name]
+    obj = registry._export(name)
+    if obj is not None:
+        return obj
     dist = provider(name)
     if dist is not None:
         raise MissingPluginError(
@@ -57,10 +58,9 @@ def __getattr__(name: str) -> Any:
             name=name,
         )
     raise AttributeError(
-        f"module {__name__!r} has no attribute {name!r}; available: "
-        f"{', '.join(sorted(set(__all__) | set(exported)))}."
+        f"module {__name__!r} has no attribute {name!r}; available: {', '.join(__dir__())}."
     )
 
 
 def __dir__() -> list[str]:
-    return sorted(set(__all__) | set(registry.exports()))
+    return sorted(set(__all__) | set(registry._export_names()))

@@ -1,8 +1,21 @@
 """The plugin registry: parametrizations found through the entry-point group `ptyrax`.
 
 Discovery is lazy (on the first call of a function here) and happens once; `reload()` starts
-it over. Core's built-ins register first, through the same hooks as any plugin, then each
-selected entry point, in order of distribution name. Environment variables, read at discovery:
+it over. It reads the installed entry points and imports no plugin that declares its names
+there; such a plugin is imported at the first use of one of them:
+
+- group `ptyrax`: one entry point per plugin, naming the module that holds its hooks;
+- groups `ptyrax.parametrizations`, `ptyrax.functions` and `ptyrax.commands`: what the
+  plugin's hooks of the same names contribute, one entry point each, pointing to the object
+  (`phase_only = "ptyrax_phase_only:PhaseOnlyArrayParametrization"`; a command points to the
+  plugin's module).
+
+`names()` answers from the declarations; `get(name)` (and a spec, a checkpoint, an attribute of
+`ptyrax_core.parametrizations`) imports the one plugin that declares `name`; `plugins()`,
+`exports()` and `examples()` import every plugin. An imported plugin's hooks must return
+exactly what it declared. A plugin that declares nothing is imported at discovery. Core's
+built-ins come first, declared like any plugin, then each selected entry point in order of
+distribution name. Environment variables, read at discovery:
 
 - `PTYRAX_STRICT_PLUGINS=1`: a plugin that fails to load raises `PluginError` instead of being
   recorded and warned about (`PluginWarning`).
@@ -11,7 +24,8 @@ selected entry point, in order of distribution name. Environment variables, read
 
 A plugin left out is never imported. A plugin that fails to import, whose hook raises, or that
 contributes something invalid (a registry name taken by another distribution, a class without a
-snake_case `registry_name`, ...) is skipped whole and recorded with its error.
+snake_case `registry_name`, something it did not declare, ...) is skipped whole and recorded
+with its error.
 
 Example:
     >>> from ptyrax_core import registry
@@ -21,35 +35,43 @@ Example:
     True
 """
 
-import dataclasses
+import contextlib
 import importlib
-import importlib.metadata
-import inspect
 import os
-import re
 import threading
-import warnings
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from importlib.metadata import EntryPoint
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import pluggy
-
-from . import _builtins, hookspecs
-from ._array import ArrayParametrization
 from ._checks import typechecked
-from ._errors import PluginError, PluginWarning, UnknownParametrizationError
+from ._contributions import SNAKE_CASE, call, contributions, listed
+from ._errors import PluginError, UnknownParametrizationError
 from ._firstparty import provider
-from ._index import IndexDependentParameter
+from ._plugin import (
+    DECLARATION_GROUPS as DECLARATION_GROUPS,
+    GROUP as GROUP,
+    Plugin,
+    flag,
+    installed,
+    problem,
+)
 from ._version import __version__
 
-GROUP = "ptyrax"
-"""The entry-point group plugins register in."""
+if TYPE_CHECKING:
+    import pluggy
 
-_SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*\Z")
+_BUILTINS = {
+    "parametrizations": {
+        "direct": "ptyrax_core._array:DirectArrayParametrization",
+        "index_slice": "ptyrax_core._index:IndexSliceParameter",
+    },
+    "functions": {
+        "as_direct_array_parametrization": "ptyrax_core._array:as_direct_array_parametrization"
+    },
+}
 
 
-@dataclasses.dataclass(frozen=True)
-class PluginInfo:
+class PluginInfo(NamedTuple):
     """What one plugin is and what it contributed.
 
     Attributes:
@@ -69,211 +91,227 @@ class PluginInfo:
     error: str | None
 
 
-@dataclasses.dataclass
+def _info(plugin: Plugin) -> PluginInfo:
+    functions = sorted(n for n, obj in plugin.exports.items() if not isinstance(obj, type))
+    return PluginInfo(
+        plugin.name,
+        plugin.distribution,
+        plugin.version,
+        tuple(sorted(plugin.classes)),
+        tuple(functions),
+        plugin.error,
+    )
+
+
 class _Registry:
-    classes: dict[str, tuple[type, str]]  # registry name -> (class, distribution)
-    exports: dict[str, tuple[Any, str]]  # public name -> (class or function, distribution)
-    plugins: list[PluginInfo]
-    manager: pluggy.PluginManager
+    def __init__(self, strict: bool):
+        self.strict = strict
+        self.plugins: list[Plugin] = []
+        self.classes: dict[str, Plugin] = {}  # registry name -> who declares or registered it
+        self.exports: dict[str, Plugin] = {}  # public name -> who declares or registered it
+        self.manager: pluggy.PluginManager | None = None
 
 
 _lock = threading.RLock()
 _registry: _Registry | None = None
-_discovering = False
+_busy = False
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+@contextlib.contextmanager
+def _guard() -> Iterator[None]:
+    """Hold the registry, refusing a plugin that uses it while it is being loaded."""
+    global _busy
+    with _lock:
+        if _busy:
+            raise PluginError("a ptyrax plugin used the registry while being loaded.")
+        _busy = True
+        try:
+            yield
+        finally:
+            _busy = False
 
 
 def _current() -> _Registry:
-    global _registry, _discovering
-    with _lock:
+    global _registry
+    with _guard():
         if _registry is None:
-            if _discovering:
-                raise PluginError("a ptyrax plugin used the registry while being loaded.")
-            _discovering = True
-            try:
-                _registry = _discover()
-            finally:
-                _discovering = False
+            _registry = _discover()
         return _registry
 
 
+def _load_pending(registry: _Registry, plugins: Iterable[Plugin]) -> None:
+    with _guard():
+        for plugin in plugins:
+            if plugin.pending:
+                _load(registry, plugin)
+
+
 def _discover() -> _Registry:
-    strict = _flag("PTYRAX_STRICT_PLUGINS")
-    manager = pluggy.PluginManager(GROUP)
-    manager.add_hookspecs(hookspecs)
-    registry = _Registry({}, {}, [], manager)
-    _load(registry, manager, "builtins", "ptyrax-core", __version__, lambda: _builtins, strict)
-    for ep in _selected_entry_points(strict):
-        dist, version = _name_and_version(ep)
-        _load(registry, manager, ep.name, dist, version, ep.load, strict)
+    registry = _Registry(flag("PTYRAX_STRICT_PLUGINS"))
+    for plugin in [_builtins(), *_selected(installed(registry.strict), registry)]:
+        registry.plugins.append(plugin)
+        if plugin.declared is None:
+            _load(registry, plugin)
+        else:
+            _claim_declared(registry, plugin)
     return registry
 
 
-def _problem(message: str, strict: bool, cause: BaseException | None = None) -> None:
-    if strict:
-        raise PluginError(f"{message} (PTYRAX_STRICT_PLUGINS is set)") from cause
-    warnings.warn(message, PluginWarning, stacklevel=5)
-
-
-def _name_and_version(ep: importlib.metadata.EntryPoint) -> tuple[str, str]:
-    """The name and version of the distribution that provides `ep`, from the headers of its
-    metadata only: `ep.dist.name` and `.version` parse the whole file, long description
-    included, at each access (about 0.4 ms)."""
-    if ep.dist is None:
-        return "an unknown distribution", ""
-    text = ep.dist.read_text("METADATA") or ep.dist.read_text("PKG-INFO") or ""
-    fields: dict[str, str] = {}
-    for line in text.split("\n\n", 1)[0].splitlines():
-        key, colon, value = line.partition(":")
-        if colon and key in ("Name", "Version"):
-            fields.setdefault(key, value.strip())
-    if "Name" not in fields:  # unusual metadata: let importlib.metadata read it
-        return ep.dist.name, ep.dist.version
-    return fields["Name"], fields.get("Version", "")
-
-
-def _selected_entry_points(strict: bool) -> list[importlib.metadata.EntryPoint]:
-    eps = sorted(
-        importlib.metadata.entry_points(group=GROUP),
-        key=lambda ep: (_name_and_version(ep)[0].lower(), ep.name),
+def _builtins() -> Plugin:
+    declared = {
+        hook: {n: EntryPoint(n, v, DECLARATION_GROUPS[hook]) for n, v in d.items()}
+        for hook, d in _BUILTINS.items()
+    }
+    module = "ptyrax_core._builtins"
+    plugin = Plugin(
+        "builtins", ("ptyrax-core", __version__), module, lambda: importlib.import_module(module)
     )
+    plugin.declared = declared
+    return plugin
+
+
+def _selected(plugins: list[Plugin], registry: _Registry) -> list[Plugin]:
     wanted = {n.strip() for n in os.environ.get("PTYRAX_PLUGINS", "").split(",") if n.strip()}
     if wanted:
-        missing = wanted - {ep.name for ep in eps} - {"builtins"}
+        installed = {p.name for p in plugins}
+        missing = wanted - installed - {"builtins"}
         if missing:
-            _problem(
+            problem(
                 f"PTYRAX_PLUGINS names {', '.join(sorted(missing))}, which no installed "
                 "distribution provides as a ptyrax entry point; installed: "
-                f"{', '.join(sorted({ep.name for ep in eps})) or 'none'}.",
-                strict,
+                f"{', '.join(sorted(installed)) or 'none'}.",
+                registry.strict,
             )
-        return [ep for ep in eps if ep.name in wanted]
-    return [] if _flag("PTYRAX_DISABLE_PLUGIN_AUTOLOAD") else eps
+        return [p for p in plugins if p.name in wanted]
+    return [] if flag("PTYRAX_DISABLE_PLUGIN_AUTOLOAD") else plugins
 
 
-def _load(
-    registry: _Registry,
-    manager: pluggy.PluginManager,
-    name: str,
-    dist: str,
-    version: str,
-    load: Callable[[], Any],
-    strict: bool,
-) -> None:
-    """Load one plugin, all or nothing: on any error it is recorded and nothing of it kept."""
+def _fail(registry: _Registry, plugin: Plugin, error: Exception) -> None:
+    """Record why `plugin` was not loaded, forget its names, and warn (raise when strict)."""
+    plugin.error = f"{type(error).__name__}: {error}"
+    for table in (registry.classes, registry.exports):
+        for name in [n for n, owner in table.items() if owner is plugin]:
+            del table[name]
+    problem(
+        f"ptyrax plugin {plugin.name!r} from {plugin.distribution} {plugin.version} was not "
+        f"loaded: {plugin.error}",
+        registry.strict,
+        error,
+    )
+
+
+def _claim_declared(registry: _Registry, plugin: Plugin) -> None:
+    """Reserve the names `plugin` declares, without importing it."""
+    assert plugin.declared is not None
+    classes = plugin.declared.get("parametrizations", {})
     try:
-        plugin = load()
-        manager.register(plugin, name=name)
+        for name, ep in classes.items():
+            if not SNAKE_CASE.match(name):
+                raise PluginError(
+                    f"{plugin.distribution} declares the registry name {name!r} (entry-point "
+                    f"group {ep.group}), which is not snake_case (such as 'phase_only')."
+                )
+            if not ep.attr:
+                raise PluginError(
+                    f"{plugin.distribution} declares {name} = {ep.value!r} in the entry-point "
+                    f"group {ep.group}: point to the class, as 'module:ClassName'."
+                )
+        exported = [ep.attr.rpartition(".")[2] for ep in classes.values()]
+        exported += list(plugin.declared.get("functions", {}))
+        _check_free(registry, classes, exported, plugin.distribution)
+    except PluginError as e:
+        _fail(registry, plugin, e)
+        return
+    registry.classes.update(dict.fromkeys(classes, plugin))
+    registry.exports.update(dict.fromkeys(exported, plugin))
+
+
+def _check_free(
+    registry: _Registry, classes: Iterable[str], exported: Iterable[str], dist: str
+) -> None:
+    for what, names, table in (
+        ("registry name", classes, registry.classes),
+        ("exported name", exported, registry.exports),
+    ):
+        for name in names:
+            if name in table:
+                raise PluginError(
+                    f"{dist} registers the {what} {name!r}, which {table[name].distribution} "
+                    "already registers; two installed distributions cannot provide the same "
+                    f"name: uninstall one of {table[name].distribution} and {dist}."
+                )
+
+
+def _manager(registry: _Registry) -> "pluggy.PluginManager":
+    if registry.manager is None:
+        import pluggy
+
+        from . import hookspecs
+
+        registry.manager = pluggy.PluginManager(GROUP)
+        registry.manager.add_hookspecs(hookspecs)
+    return registry.manager
+
+
+def _load(registry: _Registry, plugin: Plugin) -> None:
+    """Import one plugin and register what it contributes, all or nothing: on any error it is
+    recorded and nothing of it kept."""
+    try:
+        manager = _manager(registry)
+        module = plugin.load()
+        manager.register(module, name=plugin.name)
         try:
             manager.check_pending()
-            found = _call(manager, plugin, "ptyrax_parametrizations")
-            classes = _claim_classes(registry, found, dist)
-            exports = _claim_exports(
-                registry, classes, _call(manager, plugin, "ptyrax_functions"), dist
-            )
+            classes, exports = contributions(manager, module, plugin)
+            if plugin.declared is None:
+                _check_free(registry, classes, exports, plugin.distribution)
         except BaseException:
-            manager.unregister(plugin)
+            manager.unregister(module)
             raise
     except Exception as e:
-        error = f"{type(e).__name__}: {e}"
-        registry.plugins.append(PluginInfo(name, dist, version, (), (), error))
-        _problem(f"ptyrax plugin {name!r} from {dist} {version} was not loaded: {error}", strict, e)
+        _fail(registry, plugin, e)
         return
-    registry.classes.update({n: (cls, dist) for n, cls in classes.items()})
-    registry.exports.update({n: (obj, dist) for n, obj in exports.items()})
-    functions = sorted(n for n, obj in exports.items() if not isinstance(obj, type))
-    registry.plugins.append(
-        PluginInfo(name, dist, version, tuple(sorted(classes)), tuple(functions), None)
-    )
-
-
-def _call(manager: pluggy.PluginManager, plugin: Any, hook: str) -> list[Any]:
-    """The results of `plugin`'s implementations of `hook`, concatenated."""
-    results = []
-    for impl in getattr(manager.hook, hook).get_hookimpls():
-        if impl.plugin is plugin:
-            result = impl.function()
-            if result is not None:
-                results.extend(result)
-    return results
-
-
-def _taken(what: str, name: str, dist: str, owner: str) -> PluginError:
-    return PluginError(
-        f"{dist} registers the {what} {name!r}, which {owner} already registers; two installed "
-        f"distributions cannot provide the same name: uninstall one of {owner} and {dist}."
-    )
-
-
-def _claim_classes(registry: _Registry, classes: list[Any], dist: str) -> dict[str, type]:
-    claimed: dict[str, type] = {}
-    for cls in classes:
-        protocols = ArrayParametrization | IndexDependentParameter
-        if not (isinstance(cls, type) and issubclass(cls, protocols)):
-            raise PluginError(
-                f"ptyrax_parametrizations returned {cls!r}, which is not a subclass of "
-                "ArrayParametrization or IndexDependentParameter."
-            )
-        if inspect.isabstract(cls):
-            raise PluginError(f"{cls.__qualname__} is abstract and cannot be registered.")
-        name = cls.__dict__.get("registry_name")
-        if not isinstance(name, str) or not _SNAKE_CASE.match(name):
-            raise PluginError(
-                f"{cls.__qualname__} must declare its own snake_case registry_name class "
-                f"attribute (such as 'phase_only'); it has {name!r}."
-            )
-        if name in claimed:
-            raise PluginError(f"{dist} registers the registry name {name!r} twice.")
-        if name in registry.classes:
-            raise _taken("registry name", name, dist, registry.classes[name][1])
-        claimed[name] = cls
-    return claimed
-
-
-def _claim_exports(
-    registry: _Registry, classes: dict[str, type], functions: list[Any], dist: str
-) -> dict[str, Any]:
-    claimed: dict[str, Any] = {}
-    for obj in [*classes.values(), *functions]:
-        name = getattr(obj, "__name__", None)
-        if not callable(obj) or not isinstance(name, str) or not name.isidentifier():
-            raise PluginError(f"ptyrax_functions returned {obj!r}, which is not a named function.")
-        if name.startswith("_"):
-            raise PluginError(f"{dist} exports {name!r}; exported names must be public.")
-        if name in claimed:
-            raise PluginError(f"{dist} exports the name {name!r} twice.")
-        if name in registry.exports:
-            raise _taken("exported name", name, dist, registry.exports[name][1])
-        claimed[name] = obj
-    return claimed
+    plugin.classes, plugin.exports, plugin.loaded = classes, exports, True
+    registry.classes.update(dict.fromkeys(classes, plugin))
+    registry.exports.update(dict.fromkeys(exports, plugin))
 
 
 def names() -> list[str]:
-    """The registry names of every loaded parametrization class, sorted."""
+    """The registry names of every parametrization class, sorted: those the plugins declare
+    (not imported until one is used) and those they registered."""
     return sorted(_current().classes)
 
 
 @typechecked
 def get(name: str) -> type:
-    """The parametrization class registered as `name` (such as `"phase_only"`).
+    """The parametrization class registered as `name` (such as `"phase_only"`), importing the
+    plugin that declares it if it was not yet.
 
     Raises:
-        UnknownParametrizationError: (a `KeyError`) no loaded plugin registers `name`; the
-            message lists the registered names and, for a first-party name, the distribution
-            to install.
+        UnknownParametrizationError: (a `KeyError`) no plugin registers `name`, or the one
+            that declares it failed to load; the message lists the registered names, the
+            distribution to install for a first-party name, and the plugins that failed.
     """
     registry = _current()
-    if name in registry.classes:
-        return registry.classes[name][0]
+    plugin = registry.classes.get(name)
+    if plugin is not None:
+        _load_pending(registry, [plugin])
+        if plugin.loaded:
+            return plugin.classes[name]
+    failed = [p for p in registry.plugins if p.error]
+    declaring = [p for p in failed if p.declared and name in p.declared.get("parametrizations", {})]
+    if declaring:
+        p = declaring[0]
+        message = (
+            f"The parametrization {name!r} is declared by the ptyrax plugin {p.name!r} "
+            f"({p.distribution} {p.version}), which failed to load: {p.error}"
+        )
+        raise UnknownParametrizationError(message)
     message = f"No parametrization is registered as {name!r}."
     dist = provider(name)
     if dist is not None:
         message += f" It is provided by the distribution {dist}: pip install {dist}"
     message += f" Registered: {', '.join(sorted(registry.classes))}."
-    failed = [p for p in registry.plugins if p.error]
     if failed:
         message += " Plugins that failed to load: " + "; ".join(
             f"{p.name} ({p.distribution}): {p.error}" for p in failed
@@ -282,22 +320,43 @@ def get(name: str) -> type:
 
 
 def plugins() -> list[PluginInfo]:
-    """A record per plugin, the built-ins first, failed ones included."""
-    return list(_current().plugins)
+    """A record per plugin, the built-ins first, failed ones included; imports every plugin
+    not imported yet."""
+    registry = _current()
+    _load_pending(registry, registry.plugins)
+    return [_info(p) for p in registry.plugins]
 
 
 def _plugin_of(name: str) -> PluginInfo:
     """The record of the plugin that registers `name` (a loaded registry name)."""
-    return next(p for p in _current().plugins if name in p.parametrizations)
+    return _info(_current().classes[name])
 
 
 def exports() -> dict[str, Any]:
-    """Every public name the loaded plugins contribute: class names and helper functions."""
-    return {name: obj for name, (obj, _) in _current().exports.items()}
+    """Every public name the plugins contribute, class names and helper functions; imports
+    every plugin not imported yet."""
+    registry = _current()
+    _load_pending(registry, registry.plugins)
+    return {name: plugin.exports[name] for name, plugin in registry.exports.items()}
+
+
+def _export_names() -> list[str]:
+    """The public names the plugins declare or contributed, sorted, importing none."""
+    return sorted(_current().exports)
+
+
+def _export(name: str) -> Any:
+    """The object a plugin exports as `name`, importing only that plugin; None if none does."""
+    registry = _current()
+    plugin = registry.exports.get(name)
+    if plugin is None:
+        return None
+    _load_pending(registry, [plugin])
+    return plugin.exports.get(name)
 
 
 def examples(plugin: str | None = None) -> dict[str, list[Any]]:
-    """Example instances from each loaded plugin's `ptyrax_examples` hook, built now.
+    """Example instances from each plugin's `ptyrax_examples` hook, built now.
 
     Arguments:
         plugin: an entry-point name (`"builtins"` for core's own) to build only its examples.
@@ -306,35 +365,57 @@ def examples(plugin: str | None = None) -> dict[str, list[Any]]:
         Plugin name -> its examples (plugins without the hook are left out).
     """
     registry = _current()
-    loaded = [p.name for p in registry.plugins if p.error is None]
-    if plugin is not None and plugin not in loaded:
-        raise KeyError(f"no loaded plugin is named {plugin!r}; loaded: {', '.join(loaded)}.")
+    chosen = [p for p in registry.plugins if plugin is None or p.name == plugin]
+    _load_pending(registry, chosen)
+    loaded = [p.name for p in chosen if p.loaded]
+    if plugin is not None and not loaded:
+        names = ", ".join(p.name for p in registry.plugins if p.loaded)
+        raise KeyError(f"no loaded plugin is named {plugin!r}; loaded: {names}.")
     built = {}
-    for name in loaded if plugin is None else [plugin]:
-        found = _call(registry.manager, registry.manager.get_plugin(name), "ptyrax_examples")
+    manager = _manager(registry)
+    for name in loaded:
+        found = call(manager, manager.get_plugin(name), "ptyrax_examples")
         if found:
             built[name] = found
     return built
 
 
 def add_commands(commands: Any) -> None:
-    """Let every loaded plugin add its subcommands to `commands` (the `ptyrax` command's
-    argparse sub-parsers) through its `ptyrax_commands` hook.
+    """Let every plugin add its subcommands to `commands` (the `ptyrax` command's argparse
+    sub-parsers) through its `ptyrax_commands` hook, importing those that declare commands.
 
-    A hook that raises, or adds a name already taken, is skipped with a `PluginWarning` (a
-    `PluginError` under `PTYRAX_STRICT_PLUGINS=1`); the other plugins' commands stay.
+    A hook that raises, adds a name already taken, or adds other commands than its plugin
+    declares is reported with a `PluginWarning` (a `PluginError` under
+    `PTYRAX_STRICT_PLUGINS=1`); the other plugins' commands stay.
     """
-    manager = _current().manager
-    for impl in manager.hook.ptyrax_commands.get_hookimpls():
+    registry = _current()
+    _load_pending(
+        registry, [p for p in registry.plugins if p.declared and "commands" in p.declared]
+    )
+    by_name = {p.name: p for p in registry.plugins if p.loaded}
+    for impl in _manager(registry).hook.ptyrax_commands.get_hookimpls():
+        before = set(commands.choices)
         try:
             impl.function(**dict.fromkeys(impl.argnames, commands))
         except Exception as e:
-            _problem(
+            problem(
                 f"ptyrax plugin {impl.plugin_name!r} could not add its commands: "
                 f"{type(e).__name__}: {e}",
-                _flag("PTYRAX_STRICT_PLUGINS"),
+                registry.strict,
                 e,
             )
+            continue
+        plugin = by_name.get(impl.plugin_name)
+        added = set(commands.choices) - before
+        if plugin is not None and plugin.declared is not None:
+            declared = plugin.declared.get("commands", {})
+            if added != declared.keys():
+                problem(
+                    f"ptyrax plugin {plugin.name!r} from {plugin.distribution} adds the commands "
+                    f"{listed(added)} but declares {listed(declared)} in the entry-point "
+                    f"group {DECLARATION_GROUPS['commands']}; the two must name the same commands.",
+                    registry.strict,
+                )
 
 
 def reload() -> list[PluginInfo]:

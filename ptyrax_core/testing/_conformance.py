@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import registry
 from .._array import ArrayParametrization
+from .._contributions import SNAKE_CASE
 from .._index import IndexDependentParameter, IndexSliceParameter
 from .._resolve import resolve_parametrizations
 
@@ -69,7 +70,7 @@ def registry_name(p: Any) -> None:
     name = cls.__dict__.get("registry_name")
     why = "Specs, checkpoints and registry.get find the class by it."
     _require(
-        isinstance(name, str) and registry._SNAKE_CASE.match(name),
+        isinstance(name, str) and SNAKE_CASE.match(name),
         p,
         "registry name",
         f"the class must declare its own snake_case registry_name; it has {name!r}",

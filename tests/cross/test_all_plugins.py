@@ -1,5 +1,9 @@
 """Core with every first-party plugin installed (tox env `all`)."""
 
+import json
+import subprocess
+import sys
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -31,6 +35,26 @@ def test_every_first_party_plugin_loaded():
     assert registry.names() == sorted(
         ["direct", "index_slice", *(n for names in REGISTRY_NAMES.values() for n in names)]
     )
+
+
+def test_every_first_party_plugin_declares_its_names_and_is_imported_at_first_use():
+    code = (
+        "import sys, ptyrax_core\n"
+        "names = ptyrax_core.registry.names()\n"
+        "before = sorted(m for m in sys.modules if m.startswith('ptyrax_') and m != 'ptyrax_core'"
+        " and not m.startswith('ptyrax_core.'))\n"
+        "ptyrax_core.registry.get('wavelet')\n"
+        "after = sorted({m.split('.')[0] for m in sys.modules if m.startswith('ptyrax_')})\n"
+        "print(json.dumps([names, before, after]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", f"import json\n{code}"], capture_output=True, text=True, check=True
+    )
+    names, before, after = json.loads(done.stdout)
+    first_party = {d.replace("-", "_") for d in [*REGISTRY_NAMES, "ptyrax-demo"]}
+    assert set(names) >= {n for names in REGISTRY_NAMES.values() for n in names}
+    assert set(before) & first_party == set()  # discovery imported none: all are declared
+    assert set(after) & first_party == {"ptyrax_wavelet"}  # the first use imported that one
 
 
 def mixed_model():

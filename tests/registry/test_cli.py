@@ -149,6 +149,7 @@ def test_a_command_a_plugin_cannot_add_is_skipped_with_a_warning(plugin_env, cap
     plugin_env(PTYRAX_PLUGINS="good")
     from ptyrax_core import registry
 
+    registry.plugins()  # imports them all
     hooks = registry._current().manager.hook.ptyrax_commands
     (impl,) = hooks.get_hookimpls()
     original = impl.function
@@ -163,6 +164,7 @@ def test_a_command_a_plugin_cannot_add_is_skipped_with_a_warning(plugin_env, cap
         assert "builtins" in out
         assert err.startswith("ptyrax: warning: ptyrax plugin 'good' could not add its commands")
         plugin_env(PTYRAX_PLUGINS="good", PTYRAX_STRICT_PLUGINS="1")
+        registry.plugins()
         registry._current().manager.hook.ptyrax_commands.get_hookimpls()[0].function = clashing
         assert main(["plugins"]) == 1
         assert "could not add its commands" in capsys.readouterr().err

@@ -72,7 +72,10 @@ def test_pyproject_declares_the_entry_point(tmp_path, scaffold):
     pyproject = tomllib.loads((tmp_path / "ptyrax-my-thing/pyproject.toml").read_text())
     project = pyproject["project"]
     assert project["name"] == "ptyrax-my-thing"
-    assert project["entry-points"] == {"ptyrax": {"my_thing": "ptyrax_my_thing"}}
+    assert project["entry-points"] == {
+        "ptyrax": {"my_thing": "ptyrax_my_thing"},
+        "ptyrax.parametrizations": {"my_thing": "ptyrax_my_thing:MyThingArrayParametrization"},
+    }
     major, minor = ptyrax_core.__version__.split(".")[:2]
     upper = f"0.{int(minor) + 1}" if major == "0" else str(int(major) + 1)
     assert project["dependencies"][0] == f"ptyrax-core>={major}.{minor},<{upper}"
