@@ -43,7 +43,6 @@ from collections.abc import Iterable, Iterator
 from importlib.metadata import EntryPoint
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._checks import typechecked
 from ._contributions import SNAKE_CASE, call, contributions, listed
 from ._errors import PluginError, UnknownParametrizationError
 from ._firstparty import provider
@@ -282,7 +281,6 @@ def names() -> list[str]:
     return sorted(_current().classes)
 
 
-@typechecked
 def get(name: str) -> type:
     """The parametrization class registered as `name` (such as `"phase_only"`), importing the
     plugin that declares it if it was not yet.
@@ -291,7 +289,11 @@ def get(name: str) -> type:
         UnknownParametrizationError: (a `KeyError`) no plugin registers `name`, or the one
             that declares it failed to load; the message lists the registered names, the
             distribution to install for a first-party name, and the plugins that failed.
+        TypeError: `name` is not a string.
     """
+    # Checked by hand, not by `typechecked`: a lookup should not import beartype (0.1 s).
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a registry name, a str such as 'phase_only'; got {name!r}.")
     registry = _current()
     plugin = registry.classes.get(name)
     if plugin is not None:
