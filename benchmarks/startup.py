@@ -183,8 +183,10 @@ def _compare(env_ptyrax: dict[str, str], pairs: int) -> tuple[list[dict], Paired
 
 
 def _spread(values: list[float], sign: str = "") -> str:
+    """Median [quartiles] in ms; `sign="+"` marks the non-negative ones as differences."""
     q1, q3 = quartiles(values)
-    return f"{sign}{ms(statistics.median(values))} [{sign}{ms(q1)}, {sign}{ms(q3)}]"
+    shown = [f"{sign if v >= 0 else ''}{ms(v)}" for v in (statistics.median(values), q1, q3)]
+    return f"{shown[0]} [{shown[1]}, {shown[2]}]"
 
 
 def _median(records: list[dict], *keys: str) -> float:
