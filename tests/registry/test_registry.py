@@ -69,10 +69,13 @@ def test_discovery_is_lazy_and_once(plugin_env, monkeypatch):
 def test_import_does_not_discover():
     code = (
         "import sys, ptyrax_core, ptyrax_core.parametrizations\n"
-        "print(ptyrax_core.registry._registry, 'pluggy' in sys.modules)\n"
+        "print(ptyrax_core.registry._registry, 'pluggy' in sys.modules,\n"
+        "      'ptyrax_core._build' in sys.modules, 'ptyrax_core._checkpoint' in sys.modules)\n"
+        "print(ptyrax_core.build.__module__, ptyrax_core.hookimpl.project_name)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["None", "False"]
+    # Imported at first use: pluggy (for hookimpl), the spec reader, checkpoints.
+    assert out.stdout.split() == ["None", "False", "False", "False", "ptyrax_core._build", "ptyrax"]
 
 
 def test_broken_plugins_are_recorded_and_warned_about(plugin_env):
