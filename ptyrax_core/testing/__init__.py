@@ -11,6 +11,11 @@ from ptyrax_core.testing import check_parametrization
 def test_conformance(ptyrax_example):
     check_parametrization(ptyrax_example)
 ```
+
+`rounding_tolerance(dtype, terms=, scale=)` and `assert_close(actual, expected, terms=)` give
+numerical tests tolerances that follow from the dtype's rounding, so their verdict does not
+depend on the machine's floating-point kernels.
 """
 
 from ._conformance import RULES as RULES, check_parametrization as check_parametrization
+from ._tolerance import assert_close as assert_close, rounding_tolerance as rounding_tolerance

@@ -15,6 +15,7 @@ from .._array import ArrayParametrization
 from .._contributions import SNAKE_CASE
 from .._index import IndexDependentParameter, IndexSliceParameter
 from .._resolve import resolve_parametrizations
+from ._tolerance import rounding_tolerance
 
 
 class _Broken(AssertionError):
@@ -30,8 +31,23 @@ def _output(p: Any, index: Any = None) -> Any:
     return p() if isinstance(p, ArrayParametrization) else p.at_index(index)
 
 
-def _same(a: Any, b: Any, tol: float = 1e-5) -> bool:
-    """Equal pytrees of arrays: exactly for integers and bools, to round-off for floats."""
+# Two evaluations of one parametrization (eager and under jax.jit or jax.vmap, before and after
+# a round trip) run the same operations, which XLA may fuse, contract (FMA) or reorder
+# differently: each may round differently. 8 terms of rounding_tolerance are 64 ulps of the
+# output, room for 64 half-ulp roundings in each evaluation: an output is a short chain (a
+# scaling; a sigmoid and an exp; a wavelet's 2 * level passes of len(filter) multiply-adds,
+# 48 roundings for db2 at level 2).
+_SAME_TERMS = 8
+# with_array inverts the output, the copy recomputes it: twice such a chain, and an inverse
+# that may be a factorization rounding to a few ulps times its size (an SVD: max(M, N) * eps *
+# |output|, numpy's matrix_rank tolerance). 32 terms are 256 ulps.
+_ROUND_TRIP_TERMS = 32
+
+
+def _same(a: Any, b: Any, terms: float = _SAME_TERMS, stored: Any = None) -> bool:
+    """Equal pytrees of arrays: exactly for integers and bools, and for floats to the rounding of
+    `terms` operations in the leaf's dtype (or in `stored`, a coarser dtype the values were kept
+    in), relative to the largest finite `|b|`."""
     la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
     if jax.tree_util.tree_structure(a) != jax.tree_util.tree_structure(b):
         return False
@@ -39,9 +55,16 @@ def _same(a: Any, b: Any, tol: float = 1e-5) -> bool:
         x, y = np.asarray(x), np.asarray(y)
         if x.shape != y.shape or x.dtype != y.dtype:
             return False
-        if np.issubdtype(x.dtype, np.inexact):
-            scale = max(1.0, float(np.max(np.abs(y)))) if y.size else 1.0
-            if not np.allclose(x, y, rtol=tol, atol=tol * scale, equal_nan=True):
+        if jnp.issubdtype(x.dtype, jnp.inexact):  # also bfloat16, which numpy does not know
+            dtype, wide = x.dtype, np.complex128 if jnp.iscomplexobj(x) else np.float64
+            x, y = x.astype(wide), y.astype(wide)
+            finite = np.abs(y[np.isfinite(y)])
+            scale = float(np.max(finite)) if finite.size else 0.0
+            scale = scale if scale > 0 else 1.0
+            tol = rounding_tolerance(dtype, terms=terms, scale=scale)
+            if stored is not None:
+                tol = max(tol, rounding_tolerance(stored, terms=terms, scale=scale))
+            if not np.allclose(x, y, rtol=0.0, atol=tol, equal_nan=True):
                 return False
         elif not np.array_equal(x, y):
             return False
@@ -324,9 +347,20 @@ def _layout(p: Any) -> Any:
     return treedef, [(jnp.shape(x), jnp.result_type(x)) for x in leaves]
 
 
+def _coarsest(tree: Any) -> Any:
+    """The inexact dtype of `tree`'s leaves with the largest eps (None if it has none)."""
+    dtypes = [
+        jnp.dtype(x.dtype)
+        for x in jax.tree_util.tree_leaves(tree)
+        if jnp.issubdtype(x.dtype, jnp.inexact)
+    ]
+    return max(dtypes, key=lambda d: float(jnp.finfo(d).eps), default=None)
+
+
 def with_array_round_trips(p: Any) -> None:
     if not callable(getattr(p, "with_array", None)):
         return
+    stored = _coarsest(p)  # the copy keeps the target in its leaves: bfloat16 ones round it so
     value = _value(p)
     why = (
         "with_array(target) builds a copy from an array (a checkpoint, an earlier "
@@ -343,7 +377,7 @@ def with_array_round_trips(p: Any) -> None:
             why + " A jitted step compiled for the original must take the copy.",
         )
         _require(
-            _same(_value(copy), value, tol=1e-4),
+            _same(_value(copy), value, terms=_ROUND_TRIP_TERMS, stored=stored),
             p,
             "with array round trips",
             f"{how}, with_array(its own output) gives another output",

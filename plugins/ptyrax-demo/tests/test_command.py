@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ptyrax_core.cli import main
+from ptyrax_core.testing import rounding_tolerance
 
 KEYS = {
     "phase_rmse_rad",
@@ -102,6 +103,12 @@ def test_eight_host_devices_give_the_loss_of_one(tmp_path):
     # A fresh process: the demo asks JAX for 8 CPU devices before it starts.
     one, eight = _run(tmp_path, 1), _run(tmp_path, 8)
     assert eight["devices"] == 8 and one["devices"] == 1
-    assert eight["final_loss"] == pytest.approx(one["final_loss"], rel=1e-3)
+    # The runs differ only in the order in which each step adds the 16 positions' gradients (8
+    # partial sums, then across devices): up to 16 roundings a step, carried on by 30 steps.
+    terms = 30 * 16
+    tol = rounding_tolerance(np.float32, terms=terms, scale=one["final_loss"])
+    assert abs(eight["final_loss"] - one["final_loss"]) <= tol
     assert eight["final_loss"] < 0.5 * eight["initial_loss"]
-    np.testing.assert_allclose(eight["position_rmse_px"], one["position_rmse_px"], rtol=1e-2)
+    # the positions move by about their initial error: the rounding is relative to that
+    tol = rounding_tolerance(np.float32, terms=terms, scale=one["initial_position_rmse_px"])
+    assert abs(eight["position_rmse_px"] - one["position_rmse_px"]) <= tol

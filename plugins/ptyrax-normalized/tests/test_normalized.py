@@ -11,10 +11,13 @@ from ptyrax_normalized import (
 )
 
 import ptyrax_core
-from ptyrax_core.testing import check_parametrization
+from ptyrax_core.testing import assert_close, check_parametrization
 
 CLASSES = [NormalizedArrayParametrization, NormalizedReferencedArrayParametrization]
 DATA = jnp.arange(24.0).reshape(2, 3, 4) - 5.0
+# DATA holds small integers: with a scale that is a power of two (2, 4, -0.5), dividing and
+# multiplying are exact, and those comparisons are exact. Another scale (3, 5, 18) rounds twice,
+# `/ scale` and `* scale`: terms=2.
 
 
 # --- NormalizedArrayParametrization ---------------------------------------------------------
@@ -23,7 +26,7 @@ DATA = jnp.arange(24.0).reshape(2, 3, 4) - 5.0
 def test_stores_data_over_scale_and_returns_data():
     p = NormalizedArrayParametrization(DATA, scale=4.0)
     assert jnp.array_equal(p._data, DATA / 4.0)
-    assert jnp.allclose(p(), DATA)
+    assert jnp.array_equal(p(), DATA)
     assert p.scale == 4.0 and type(p._scale) is float
     assert p.output_shape == (2, 3, 4) and p().dtype == jnp.float32
     assert jnp.array_equal(NormalizedArrayParametrization(DATA)(), DATA)
@@ -33,22 +36,26 @@ def test_complex_and_integer_and_numpy_data():
     z = (DATA + 1j * DATA[::-1]).astype(jnp.complex64)
     p = NormalizedArrayParametrization(z, scale=-2.0)
     assert p._data.dtype == jnp.complex64 and p().dtype == jnp.complex64
-    assert jnp.allclose(p._data, z / -2.0) and jnp.allclose(p(), z)
+    assert_close(p._data, z / -2.0)  # complex division: one rounding each side
+    assert_close(p(), z, terms=2)
     q = NormalizedArrayParametrization(np.arange(6).reshape(2, 3), scale=3)
     assert isinstance(q._data, jax.Array) and jnp.issubdtype(q._data.dtype, jnp.floating)
-    assert jnp.allclose(q(), np.arange(6).reshape(2, 3)) and q.scale == 3.0
+    assert_close(q(), np.arange(6.0).reshape(2, 3), terms=2)
+    assert q.scale == 3.0
 
 
 def test_per_index_scale_broadcasts_over_trailing_dims():
     scale = jnp.array([2.0, -0.5])
     p = NormalizedArrayParametrization(DATA, scale=scale)
     assert p.scale == (2.0, -0.5)
-    assert jnp.allclose(p._data[0], DATA[0] / 2.0) and jnp.allclose(p._data[1], DATA[1] / -0.5)
-    assert jnp.allclose(p(), DATA)
+    assert jnp.array_equal(p._data[0], DATA[0] / 2.0)
+    assert jnp.array_equal(p._data[1], DATA[1] / -0.5)
+    assert jnp.array_equal(p(), DATA)
     # numpy scale, complex data: the scale array takes the data's real dtype, no promotion
     z = DATA.astype(jnp.complex64) * 1j
     q = NormalizedArrayParametrization(z, scale=np.array([2.0, 4.0]))
-    assert q().dtype == jnp.complex64 and jnp.allclose(q._data[1], z[1] / 4.0)
+    assert q().dtype == jnp.complex64
+    assert_close(q._data[1], z[1] / 4.0)
     # the 1-d case: one scale per element
     r = NormalizedArrayParametrization(jnp.array([1.0, 10.0]), scale=jnp.array([1.0, 10.0]))
     assert jnp.array_equal(r._data, jnp.ones(2))
@@ -63,11 +70,13 @@ def test_scaling_function_computes_the_scale_once():
 
     p = NormalizedArrayParametrization(DATA, scaling_function=peak)
     assert calls == [(2, 3, 4)]
-    assert p.scale == 18.0 and jnp.max(jnp.abs(p._data)) == 1.0 and jnp.allclose(p(), DATA)
+    assert p.scale == 18.0 and jnp.max(jnp.abs(p._data)) == 1.0
+    assert_close(p(), DATA, terms=2)
     q = NormalizedArrayParametrization(DATA, scaling_function=lambda a: jnp.max(a, axis=(1, 2)))
     assert q.scale == (6.0, 18.0)
     r = NormalizedArrayParametrization(jnp.full((3, 5, 5, 2), 2.0), scaling_function=mean_l2_norm)
-    assert r.scale == 10.0 and jnp.allclose(mean_l2_norm(r._data), 1.0)
+    assert r.scale == 10.0  # 25 squares summed, a sqrt, a mean of 6, on 0.2 rounded:
+    assert_close(mean_l2_norm(r._data), np.array(1.0), terms=32)
 
 
 @pytest.mark.parametrize("cls", CLASSES)
@@ -89,7 +98,7 @@ def test_gradient_reaches_data_scaled():
     p = NormalizedArrayParametrization(DATA, scale=jnp.array([2.0, 3.0]))
     grads = jax.grad(lambda p: jnp.sum(p()))(p)
     expected = jnp.broadcast_to(jnp.array([2.0, 3.0])[:, None, None], DATA.shape)
-    assert jnp.allclose(grads._data, expected)
+    assert jnp.array_equal(grads._data, expected)  # the cotangent 1, times the scale: exact
     assert grads.scale == (2.0, 3.0)  # carried through as configuration, not a cotangent
 
 
@@ -97,10 +106,11 @@ def test_gradient_reaches_data_scaled():
 def test_plain_jit_takes_it_and_scale_changes_recompile(cls):
     f = jax.jit(lambda p: p())
     a, b = cls(DATA, scale=2.0), cls(DATA, scale=5.0)
-    assert jnp.allclose(f(a), DATA) and jnp.allclose(f(b), DATA)
+    assert_close(f(a), DATA, terms=2)
+    assert_close(f(b), DATA, terms=2)
     # leaves of the same shapes, different static scales: each call traces its own scale
     a1, b1 = (eqx.tree_at(lambda p: p._data, p, jnp.ones_like(DATA)) for p in (a, b))
-    assert jnp.allclose(f(b1) - f(a1), 3.0)
+    assert jnp.array_equal(f(b1) - f(a1), jnp.full_like(DATA, 3.0))  # small integers: exact
 
 
 @pytest.mark.parametrize("cls", CLASSES)
@@ -112,7 +122,7 @@ def test_resolves_under_jit_and_vmap_with_index_slice(cls):
         return ptyrax_core.resolve_parametrizations(model, i)["probe"].at_current_index()
 
     out = jax.jit(jax.vmap(at))(jnp.arange(2))
-    assert jnp.allclose(out, DATA)
+    assert_close(out, DATA, terms=2)
 
 
 def test_grad_through_resolve_in_jit():
@@ -124,12 +134,12 @@ def test_grad_through_resolve_in_jit():
         return jnp.sum(m["obj"] * m["shift"].at_current_index())
 
     grads = jax.jit(jax.grad(loss))(model, 1)
-    assert jnp.allclose(grads["obj"]._data, 20.0)
+    assert jnp.array_equal(grads["obj"]._data, jnp.full_like(DATA, 20.0))  # 2 * 10: exact
 
 
 def test_construct_inside_jit_with_a_static_scale():
     out = jax.jit(lambda x: NormalizedArrayParametrization(x, scale=2.0)())(DATA)
-    assert jnp.allclose(out, DATA)
+    assert jnp.array_equal(out, DATA)
 
 
 # --- NormalizedReferencedArrayParametrization -----------------------------------------------
@@ -141,13 +151,13 @@ def test_referenced_starts_at_the_reference():
     assert jnp.array_equal(p._data, jnp.zeros_like(z)) and p._data.dtype == jnp.complex64
     assert jnp.array_equal(p._reference_value, z) and jnp.array_equal(p(), z)
     q = eqx.tree_at(lambda p: p._data, p, jnp.ones_like(z))
-    assert jnp.allclose(q(), z + 3.0)
+    assert_close(q(), z + 3.0)  # a complex product and a sum
 
 
 def test_referenced_per_index_scale_and_scaling_function():
     p = NormalizedReferencedArrayParametrization(DATA, scale=jnp.array([2.0, 3.0]))
     q = eqx.tree_at(lambda p: p._data, p, jnp.ones_like(DATA))
-    assert jnp.allclose(q()[0], DATA[0] + 2.0) and jnp.allclose(q()[1], DATA[1] + 3.0)
+    assert jnp.array_equal(q()[0], DATA[0] + 2.0) and jnp.array_equal(q()[1], DATA[1] + 3.0)
     r = NormalizedReferencedArrayParametrization(DATA, scaling_function=lambda a: a.shape[0])
     assert r.scale == 2.0
 
@@ -157,29 +167,32 @@ def test_reference_gradient_is_exactly_zero():
     grads = jax.jit(jax.grad(lambda p: jnp.sum(p() ** 2)))(p)
     assert jnp.array_equal(grads._reference_value, jnp.zeros_like(DATA))
     scale = jnp.array([2.0, 3.0])[:, None, None]
-    assert jnp.allclose(grads._data, 2 * DATA * scale)  # d/d_data (data*s + ref)^2 at data=0
+    # d/d_data (data*s + ref)^2 at data=0: products of small integers, exact
+    assert jnp.array_equal(grads._data, 2 * DATA * scale)
 
 
 # --- mean_l2_norm -----------------------------------------------------------------------------
 
 
 def test_mean_l2_norm_values():
-    a = np.random.default_rng(0).normal(size=(3, 4, 5, 2))
+    a = np.random.default_rng(0).normal(size=(3, 4, 5, 2))  # float64: the reference
+    # In float32: a rounded, squared, 20 squares summed, a sqrt, a mean of 6 positive norms.
     expected = np.mean(np.sqrt(np.sum(a**2, axis=(1, 2))))
-    assert np.isclose(float(mean_l2_norm(a)), expected, rtol=1e-5)
-    out = mean_l2_norm(jnp.asarray(a), axes=(0, 3))
-    assert out.shape == () and np.isclose(out, np.mean(np.sqrt(np.sum(a**2, axis=(0, 3)))))
+    assert_close(mean_l2_norm(a), expected, terms=32)
+    out = mean_l2_norm(jnp.asarray(a), axes=(0, 3))  # 6 squares summed, a mean of 20
+    assert out.shape == ()
+    assert_close(out, np.mean(np.sqrt(np.sum(a**2, axis=(0, 3)))), terms=32)
     z = jnp.array([[3.0 + 4j, 0.0], [1j, 0.0]])  # column norms sqrt(26) and 0
-    assert jnp.isclose(mean_l2_norm(z, axes=(0,)), jnp.sqrt(26.0) / 2)
-    assert jnp.isclose(mean_l2_norm(jnp.arange(4).reshape(2, 2), axes=(-1, -2)), jnp.sqrt(14.0))
+    assert_close(mean_l2_norm(z, axes=(0,)), np.sqrt(26.0) / 2)  # 26 is exact: one sqrt
+    assert_close(mean_l2_norm(jnp.arange(4).reshape(2, 2), axes=(-1, -2)), np.sqrt(14.0))
 
 
 def test_mean_l2_norm_under_jit_grad_vmap():
-    a = jnp.ones((2, 3, 3, 1))
-    assert jnp.isclose(jax.jit(mean_l2_norm)(a), 3.0)
+    a = jnp.ones((2, 3, 3, 1))  # sums of 9 or 36 are exact: a sqrt and a mean round
+    assert_close(jax.jit(mean_l2_norm)(a), np.array(3.0), terms=2)
     grad = jax.grad(mean_l2_norm)(a)  # d/da of mean of norms: a / norm / count
-    assert jnp.allclose(grad, 1.0 / 3.0 / 2.0)
-    assert jnp.allclose(jax.vmap(mean_l2_norm)(jnp.stack([a, 2 * a])), jnp.array([3.0, 6.0]))
+    assert_close(grad, np.full(a.shape, 1.0 / 3.0 / 2.0), terms=4)
+    assert_close(jax.vmap(mean_l2_norm)(jnp.stack([a, 2 * a])), np.array([3.0, 6.0]), terms=2)
 
 
 def test_mean_l2_norm_bad_axes():
@@ -288,30 +301,33 @@ def test_with_array_returns_the_target_and_keeps_the_scale(cls, scale):
     q = p.with_array(TARGET)
     assert type(q) is cls and q.scale == p.scale and q.output_shape == p.output_shape
     assert jax.tree_util.tree_structure(q) == jax.tree_util.tree_structure(p)
-    assert jnp.allclose(q(), TARGET) and jnp.array_equal(p._data, cls(DATA, scale=scale)._data)
-    assert jnp.allclose(jax.jit(lambda p, t: p.with_array(t)())(p, TARGET), TARGET)
+    # TARGET - DATA and the scales 4, 2, -0.5 are exact in float32: so is the round trip
+    assert jnp.array_equal(q(), TARGET)
+    assert jnp.array_equal(p._data, cls(DATA, scale=scale)._data)
+    assert jnp.array_equal(jax.jit(lambda p, t: p.with_array(t)())(p, TARGET), TARGET)
 
 
 def test_with_array_stores_target_over_scale():
     p = NormalizedArrayParametrization(DATA, scale=jnp.array([2.0, 4.0]))
     scale = jnp.array([2.0, 4.0])[:, None, None]
-    assert jnp.allclose(p.with_array(TARGET)._data, TARGET / scale)
+    assert jnp.array_equal(p.with_array(TARGET)._data, TARGET / scale)  # powers of 2: exact
     grad = jax.grad(lambda t: jnp.sum(p.with_array(t)._data))(TARGET)
-    assert jnp.allclose(grad, jnp.broadcast_to(1.0 / scale, DATA.shape))
+    assert jnp.array_equal(grad, jnp.broadcast_to(1.0 / scale, DATA.shape))
 
 
 def test_with_array_stores_the_offset_from_the_fixed_reference():
     p = NormalizedReferencedArrayParametrization(DATA, scale=10.0)
     q = p.with_array(TARGET)
     assert jnp.array_equal(q._reference_value, DATA)  # frozen: kept
-    assert jnp.allclose(q._data, (TARGET - DATA) / 10.0)
+    assert_close(q._data, (TARGET - DATA) / 10.0)  # an exact difference, one division
     assert jnp.array_equal(p.with_array(DATA)._data, jnp.zeros_like(DATA))
 
 
 @pytest.mark.parametrize("cls", CLASSES)
 def test_with_array_dtypes(cls):
     z = cls(DATA.astype(jnp.complex64), scale=2.0).with_array(np.asarray(TARGET))  # real in
-    assert z._data.dtype == jnp.complex64 and jnp.allclose(z(), TARGET)
+    assert z._data.dtype == jnp.complex64
+    assert_close(z(), TARGET.astype(jnp.complex64), terms=2)  # / 2, * 2 in complex arithmetic
     with pytest.raises(TypeError, match=r"target is complex \(complex64\), but the output is fl"):
         cls(DATA).with_array(TARGET * 1j)
 
