@@ -26,6 +26,7 @@ BENCHMARKS = {
     "c": "wavelet",
     "d": "phase_only",
     "e": "startup",
+    "f": "reconstruct",
 }
 
 

@@ -11,6 +11,7 @@ REGISTRY_NAMES: dict[str, tuple[str, ...]] = {
     "ptyrax-binary": ("binary",),
     "ptyrax-support": ("probe_support",),
     "ptyrax-bounded": ("bounded_amplitude_phase",),
+    "ptyrax-nonnegative": ("non_negative",),
 }
 """Distribution -> the registry names of its parametrizations."""
 
@@ -34,10 +35,11 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     "ptyrax-binary": ("BinaryArrayParametrization",),
     "ptyrax-support": ("ProbeSupportArrayParametrization",),
     "ptyrax-bounded": ("BoundedAmplitudePhaseArrayParametrization",),
+    "ptyrax-nonnegative": ("NonNegativeArrayParametrization",),
 }
 """Distribution -> the public names it exports (classes and helper functions)."""
 
-COMMANDS: dict[str, str] = {"demo": "ptyrax-demo"}
+COMMANDS: dict[str, str] = {"demo": "ptyrax-demo", "reconstruct": "ptyrax-reconstruct"}
 """Subcommand of `ptyrax` -> the first-party distribution that adds it."""
 
 _PROVIDER = {

@@ -137,6 +137,10 @@ SPECS = {
             normal(6, (4, 4), jnp.complex64), 0.1, 2
         ),
     ),
+    "non_negative": (
+        {"type": "non_negative", "initial_data": [[0.5, 2.0, 0.1], [1.0, 4.0, 9.0]]},
+        lambda: P.NonNegativeArrayParametrization(jnp.array([[0.5, 2.0, 0.1], [1.0, 4.0, 9.0]])),
+    ),
 }
 
 # A wrong shape for each registry name, and the argument the error must name.
@@ -151,6 +155,7 @@ WRONG_SHAPES = {
     "binary": ({"data_or_initializer": [1.0], "threshold": [0.5, 0.6]}, "threshold"),
     "probe_support": ({"data_or_initializer": [[1.0, 2.0]], "support": [1, 0, 1]}, "support"),
     "bounded_amplitude_phase": ({"initial_data": [1.0], "a_min": [0.0, 0.1]}, "a_min"),
+    "non_negative": ({"initial_data": [[1.0, -2.0]]}, "initial_data"),
 }
 
 FIRST_PARTY = {"direct", "index_slice", *(n for names in REGISTRY_NAMES.values() for n in names)}

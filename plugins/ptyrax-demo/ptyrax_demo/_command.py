@@ -92,33 +92,21 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _use_devices(n: int) -> None:
-    """Make `n` devices available: on a CPU, `n` host devices (asked for before JAX starts)."""
-    import jax
+    """Make `n` devices available (on a CPU, host devices), as `ptyrax reconstruct` does."""
+    from ptyrax_reconstruct import ReconstructError, use_devices
 
-    if n > 1:
-        try:
-            jax.config.update("jax_num_cpu_devices", n)
-        except RuntimeError:  # JAX already started (a plugin ran JAX at import): keep what is
-            pass
-    available = jax.devices()
-    if len(available) < n:
-        hint = (
-            f" (start with XLA_FLAGS=--xla_force_host_platform_device_count={n} for host devices)"
-            if available[0].platform == "cpu"
-            else ""
-        )
-        raise DemoError(
-            f"--devices {n}: only {len(available)} {available[0].platform} device(s) can be "
-            f"had here{hint}."
-        )
+    try:
+        use_devices(n)
+    except ReconstructError as e:
+        raise DemoError(str(e)) from None
 
 
 def _demo(args: argparse.Namespace) -> int:
     import jax
+    from ptyrax_reconstruct import phase_score, position_rmse
     from tqdm import tqdm
 
     from ._figure import save_figure
-    from ._metrics import phase_score, position_rmse
     from ._reconstruct import reconstruct
     from ._simulate import simulate
 

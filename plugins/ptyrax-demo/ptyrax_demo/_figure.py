@@ -3,8 +3,8 @@
 import pathlib
 
 import numpy as np
+from ptyrax_reconstruct import PhaseScore
 
-from ._metrics import PhaseScore
 from ._reconstruct import Result
 from ._simulate import Dataset
 

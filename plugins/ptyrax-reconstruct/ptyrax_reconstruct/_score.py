@@ -1,4 +1,4 @@
-"""How close a reconstruction came to the truth.
+"""How close a reconstruction came to a known truth (simulated data, or a test object).
 
 Blind ptychography cannot tell some changes apart, so the scores remove them, as is usual:
 

@@ -1,0 +1,87 @@
+"""ptyrax-reconstruct: ptychographic reconstruction of measured scans, from a config file.
+
+`ptyrax reconstruct CONFIG` on the command line; in Python:
+
+```python
+from ptyrax_reconstruct import reconstruct
+result = reconstruct("examples/petra-p25-near-field.toml", out="petra-p25")
+result.final_deviance, result.object.shape
+```
+
+Importing this module is cheap: the `ptyrax` command loads it to list the subcommand; JAX,
+h5py, optax and matplotlib load when a reconstruction runs.
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+import ptyrax_core
+
+if TYPE_CHECKING:
+    from ._command import use_devices as use_devices
+    from ._config import Config as Config, Stage as Stage, load_config as load_config
+    from ._cxi import Scan as Scan, read_cxi as read_cxi, write_cxi as write_cxi
+    from ._errors import ReconstructError as ReconstructError
+    from ._forward import (
+        detector_waves as detector_waves,
+        exit_waves as exit_waves,
+        intensities as intensities,
+    )
+    from ._geometry import Geometry as Geometry, geometry as geometry
+    from ._loss import amplitude_error as amplitude_error, poisson_deviance as poisson_deviance
+    from ._propagate import (
+        angular_spectrum as angular_spectrum,
+        fourier_shift as fourier_shift,
+        shift_ramp as shift_ramp,
+    )
+    from ._run import Result as Result, reconstruct as reconstruct
+    from ._score import (
+        PhaseScore as PhaseScore,
+        phase_score as phase_score,
+        position_rmse as position_rmse,
+    )
+
+_LAZY = {
+    "use_devices": "._command",
+    "Config": "._config",
+    "Stage": "._config",
+    "load_config": "._config",
+    "Scan": "._cxi",
+    "read_cxi": "._cxi",
+    "write_cxi": "._cxi",
+    "ReconstructError": "._errors",
+    "detector_waves": "._forward",
+    "exit_waves": "._forward",
+    "intensities": "._forward",
+    "amplitude_error": "._loss",
+    "poisson_deviance": "._loss",
+    "angular_spectrum": "._propagate",
+    "fourier_shift": "._propagate",
+    "shift_ramp": "._propagate",
+    "Geometry": "._geometry",
+    "geometry": "._geometry",
+    "Result": "._run",
+    "reconstruct": "._run",
+    "PhaseScore": "._score",
+    "phase_score": "._score",
+    "position_rmse": "._score",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+@ptyrax_core.hookimpl
+def ptyrax_commands(commands):
+    from ._command import add_parser
+
+    add_parser(commands)

@@ -1,0 +1,218 @@
+"""The fitting loop: one jitted call per epoch, data-parallel over a mesh of devices.
+
+Each device holds a contiguous share of the frames (the last padded with zero-weight frames).
+An epoch shuffles every share from `(seed, epoch)` alone, so a resumed run draws the same
+minibatches as an uninterrupted one; each minibatch takes the same number of frames from
+every share, the gradients are summed across devices (`psum` under `shard_map`), and the
+Adam update runs replicated. The minibatch loop of an epoch is a `lax.scan` inside one jit.
+"""
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from ptyrax_core import resolve_array_parametrizations, resolve_index_dependent_parameters
+
+from ._forward import detector_waves, exit_waves, intensities
+from ._loss import loss_function, poisson_deviance
+
+AXIS = "frames"
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """What the loop fits, on the devices.
+
+    Attributes:
+        frames: `(devices * share, rows, columns)` float32 counts, split along axis 0.
+        valid: `(rows, columns)` bool, False at bad pixels.
+        transfer: the near-field transfer function, or None in the far field.
+        n_frames: the real frames (the rest are padding).
+        share: frames per device.
+        loss: `"poisson"` or `"amplitude"`.
+        mesh: the one-axis mesh of the devices.
+    """
+
+    frames: jax.Array
+    valid: jax.Array
+    transfer: jax.Array | None
+    n_frames: int
+    share: int
+    loss: str
+    mesh: jax.sharding.Mesh
+
+    @property
+    def devices(self) -> int:
+        return self.mesh.devices.size
+
+
+def make_problem(
+    frames: np.ndarray, valid: np.ndarray, transfer: np.ndarray | None, loss: str, devices: list
+) -> Problem:
+    """Put `frames` on `devices`, padded to a multiple of their number with empty frames."""
+    mesh = jax.sharding.Mesh(np.asarray(devices), (AXIS,))
+    n = len(frames)
+    share = -(-n // len(devices))
+    padded = np.zeros((share * len(devices), *frames.shape[1:]), np.float32)
+    padded[:n] = frames
+    replicated = NamedSharding(mesh, P())
+    return Problem(
+        frames=jax.device_put(padded, NamedSharding(mesh, P(AXIS))),
+        valid=jax.device_put(np.asarray(valid, bool), replicated),
+        transfer=None
+        if transfer is None
+        else jax.device_put(np.asarray(transfer, np.complex64), replicated),
+        n_frames=n,
+        share=share,
+        loss=loss,
+        mesh=mesh,
+    )
+
+
+def minibatches(problem: Problem, batch_size: int, seed: int, epoch: int) -> np.ndarray:
+    """The minibatches of `epoch`: `(steps, devices, per_device)` local frame indices, -1 for
+    an empty slot. Every device's share is shuffled by a generator seeded with
+    `(seed, epoch, device)` alone."""
+    d, share = problem.devices, problem.share
+    per_device = -(-batch_size // d)
+    real = [min(share, max(0, problem.n_frames - k * share)) for k in range(d)]
+    steps = max(-(-r // per_device) for r in real)
+    out = np.full((d, steps * per_device), -1, np.int32)
+    for k, r in enumerate(real):
+        out[k, :r] = np.random.default_rng([seed, epoch, k]).permutation(r)
+    return out.reshape(d, steps, per_device).transpose(1, 0, 2)
+
+
+def predict(arrays: dict, index: jax.Array, transfer: jax.Array | None) -> jax.Array:
+    """The intensities of frame `index` from resolved `arrays` (with `probe_spectrum`)."""
+    bound = resolve_index_dependent_parameters(arrays, index)
+    position = bound["positions"].at_current_index()
+    waves = exit_waves(arrays["object"], arrays["probe_spectrum"], position)
+    weight = bound["weights"].at_current_index() if "weights" in bound else None
+    return intensities(detector_waves(waves, transfer, position), weight, arrays.get("background"))
+
+
+def resolve(model: dict, probe_scale: float = 1.0) -> dict:
+    """The model's arrays, with the probe as modes `(K, P, Q)` times `probe_scale` (the model
+    holds it at unit scale) and its spectrum, once per batch."""
+    arrays = dict(resolve_array_parametrizations(model))
+    probe = arrays["probe"] * probe_scale
+    arrays["probe"] = probe if probe.ndim == 3 else probe[None]
+    arrays["probe_spectrum"] = jnp.fft.fft2(arrays["probe"])
+    return arrays
+
+
+def _local_sums(
+    model: dict,
+    frames: jax.Array,
+    local: jax.Array,
+    problem: Problem,
+    per_pixel: Callable,
+    probe_scale: float,
+):
+    """Sums over this device's frames `local` (-1: none): loss, deviance, pixels with y >= 1."""
+    offset = jax.lax.axis_index(AXIS) * problem.share
+    present = local >= 0
+    local = jnp.where(present, local, 0)
+    arrays = resolve(model, probe_scale)
+    predicted = jax.vmap(lambda i: predict(arrays, i, problem.transfer))(offset + local)
+    counts = frames[local]
+    keep = present[:, None, None]
+    loss = jnp.sum(jnp.where(keep, per_pixel(predicted, counts, problem.valid), 0.0))
+    if per_pixel is poisson_deviance:
+        deviance = loss
+    else:
+        deviance = jnp.sum(jnp.where(keep, poisson_deviance(predicted, counts, problem.valid), 0.0))
+    lit = jnp.sum(keep & problem.valid & (counts >= 1))
+    return loss, (deviance, lit)
+
+
+class Fitter:
+    """Compiled epochs for one problem and one model structure.
+
+    `epoch(params, state, rates, batches)` runs one epoch of Adam steps and returns the new
+    params and state and `(loss_sum, deviance_sum, lit_pixels)` over the epoch's frames.
+    `rates` maps each component to its learning rate for the epoch (0 holds it still).
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        static: dict,
+        probe_scale: float = 1.0,
+        centred: tuple[str, ...] = ("positions",),
+    ):
+        self.problem = problem
+        self.static = static
+        self.probe_scale = probe_scale
+        self.centred = centred
+        self.pixels_per_frame = int(np.sum(np.asarray(problem.valid)))
+        self.adam = optax.scale_by_adam()
+        self._epoch = jax.jit(self._epoch_impl, donate_argnums=(0, 1))
+        self._evaluate = jax.jit(self._evaluate_impl)
+
+    def init(self, params: dict) -> Any:
+        return self.adam.init(params)
+
+    def _sharded_sums(self, params, local_batch, grad: bool):
+        problem = self.problem
+        per_pixel = loss_function(problem.loss)
+
+        def local(params, frames, batch):
+            batch = batch[0]  # (1, per_device) on each device
+            norm = self.pixels_per_frame * batch.shape[0] * problem.devices
+
+            def scaled(params):
+                model = eqx.combine(params, self.static)
+                loss, aux = _local_sums(model, frames, batch, problem, per_pixel, self.probe_scale)
+                return loss / norm, (loss, *aux)
+
+            if grad:
+                (_, sums), grads = jax.value_and_grad(scaled, has_aux=True)(params)
+                return jax.lax.psum((grads, sums), AXIS)
+            return jax.lax.psum(scaled(params)[1], AXIS)
+
+        return jax.shard_map(
+            local,
+            mesh=problem.mesh,
+            in_specs=(P(), P(AXIS), P(AXIS)),
+            out_specs=P(),
+            check_vma=False,
+        )(params, problem.frames, local_batch)
+
+    def _epoch_impl(self, params, state, rates, batches):
+        def step(carry, batch):
+            params, state = carry
+            grads, sums = self._sharded_sums(params, batch, grad=True)
+            grads = jax.tree.map(jnp.conj, grads)  # JAX gives the conjugate for complex leaves
+            updates, state = self.adam.update(grads, state, params)
+            updates = {k: jax.tree.map(lambda u, k=k: -rates[k] * u, v) for k, v in updates.items()}
+            for k in self.centred:
+                if k in updates:  # a common shift of every position is a shift of the object
+                    updates[k] = jax.tree.map(lambda u: u - jnp.mean(u, axis=0), updates[k])
+            return (optax.apply_updates(params, updates), state), sums
+
+        (params, state), sums = jax.lax.scan(step, (params, state), batches)
+        return params, state, jax.tree.map(jnp.sum, sums)
+
+    def epoch(self, params, state, rates: dict, batches: np.ndarray):
+        sharding = NamedSharding(self.problem.mesh, P(None, AXIS))
+        batches = jax.device_put(batches, sharding)
+        return self._epoch(params, state, {k: jnp.float32(v) for k, v in rates.items()}, batches)
+
+    def _evaluate_impl(self, params, batches):
+        sums = jax.lax.map(lambda b: self._sharded_sums(params, b, grad=False), batches)
+        return jax.tree.map(jnp.sum, sums)
+
+    def evaluate(self, params, batch_size: int = 50):
+        """`(loss_sum, deviance_sum, lit_pixels)` over every frame at fixed `params`."""
+        batches = minibatches(self.problem, batch_size, 0, 0)
+        batches = jax.device_put(batches, NamedSharding(self.problem.mesh, P(None, AXIS)))
+        return self._evaluate(params, batches)

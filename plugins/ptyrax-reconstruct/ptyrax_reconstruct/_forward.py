@@ -1,0 +1,70 @@
+"""The forward model: from resolved arrays to the intensities a detector records.
+
+Small pure functions, each checked alone in the tests against a closed form:
+`exit_waves` (shift the probe, illuminate the object), `detector_waves` (propagate) and
+`intensities` (incoherent modes, frame weights, background).
+"""
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Complex, Float
+
+from ._propagate import propagate_far, propagate_near, shift_ramp
+
+
+def subpixel_split(position: Float[Array, "2"]) -> tuple[Array, Array]:
+    """`position` as the whole pixel its window starts at and the rest, in `[-0.5, 0.5]`."""
+    whole = jnp.round(position)
+    return whole.astype(jnp.int32), position - whole
+
+
+def exit_waves(
+    obj: Complex[Array, "h w"],
+    probe_spectrum: Complex[Array, "k p q"],
+    position: Float[Array, "2"],
+) -> Complex[Array, "k p q"]:
+    """The waves leaving the object, one per probe mode, where the probe's top-left corner
+    sits at `position` (rows, columns; object pixels), on the grid of the object window.
+
+    The object window starts at the nearest whole pixel and the probe moves by the rest (at
+    most half a pixel) through a Fourier shift, so the gradient reaches `position`.
+    `probe_spectrum` is `fft2(probe)`, computed once for all frames of a batch: one inverse
+    FFT per frame and mode makes the shifted probe.
+    """
+    whole, rest = subpixel_split(position)
+    window = jax.lax.dynamic_slice(obj, whole, probe_spectrum.shape[1:])
+    shifted = jnp.fft.ifft2(probe_spectrum * shift_ramp(probe_spectrum.shape[1:], rest))
+    return shifted * window
+
+
+def detector_waves(
+    waves: Complex[Array, "k p q"],
+    transfer: Complex[Array, "p q"] | None,
+    position: Float[Array, "2"],
+) -> Complex[Array, "k p q"]:
+    """The waves at the detector: far field (`transfer` None) or near field (its transfer
+    function), for exit waves from `exit_waves` at `position`.
+
+    The detector is fixed to the beam, not to the object window: in the near field the exit
+    wave is moved back by the probe's subpixel shift before it propagates (in the far field
+    a shift changes no intensity). The shift rides on the transfer function, so it costs no
+    FFT: `ifft2(fft2(wave) * ramp(-rest) * transfer)`.
+    """
+    if transfer is None:
+        return propagate_far(waves)
+    _, rest = subpixel_split(position)
+    return propagate_near(waves, transfer * shift_ramp(transfer.shape, -rest))
+
+
+def intensities(
+    waves: Complex[Array, "k p q"],
+    weight: Float[Array, ""] | None = None,
+    background: Float[Array, "p q"] | None = None,
+) -> Float[Array, "p q"]:
+    """`weight * sum_k |waves_k|**2 + background`: incoherent modes add in intensity."""
+    intensity = jnp.sum(jnp.real(waves) ** 2 + jnp.imag(waves) ** 2, axis=0)
+    if weight is not None:
+        intensity = weight * intensity
+    if background is not None:
+        intensity = intensity + background
+    return intensity

@@ -1,0 +1,59 @@
+"""The model: each component built by registry name from its spec, started at a guess.
+
+A component's spec is `{"type": NAME, **arguments}` (`ptyrax_core.build`). The engine gives
+the constructor's first argument when the spec leaves it out: the guess's shape if that
+argument is `output_shape`, else the guess itself (an array); then `with_array(guess)`
+puts the engine's initial guess in (or its projection onto what the parametrization can
+represent: the angle for a phase-only object, say).
+"""
+
+import inspect
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+import ptyrax_core
+
+from ._errors import ReconstructError
+
+
+def build_component(name: str, spec: dict, guess: np.ndarray, base_dir) -> Any:
+    """Build the component `name` from `spec`, started at `guess`."""
+    kind = spec["type"]
+    try:
+        cls = ptyrax_core.registry.get(kind)
+    except KeyError as e:
+        raise ReconstructError(f"config: model.{name}.type: {_one_line(e)}") from None
+    spec = dict(spec)
+    first = _first_argument(cls)
+    if first is not None and first not in spec:
+        spec[first] = list(guess.shape) if first == "output_shape" else jnp.asarray(guess)
+    try:
+        component = ptyrax_core.build(spec, base_dir=base_dir)
+    except ptyrax_core.SpecError as e:
+        raise ReconstructError(f"config: model.{name}: {_one_line(e)}") from None
+    if not callable(getattr(component, "with_array", None)):
+        raise ReconstructError(
+            f"config: model.{name}.type {kind!r}: {cls.__name__} has no with_array, so the "
+            "engine cannot start it at its initial guess"
+        )
+    try:
+        component = component.with_array(jnp.asarray(guess))
+    except (TypeError, ValueError) as e:
+        raise ReconstructError(
+            f"config: model.{name}: {cls.__name__} cannot hold the {name} guess of shape "
+            f"{guess.shape} and dtype {guess.dtype}: {_one_line(e)}"
+        ) from None
+    return component
+
+
+def _first_argument(cls: type) -> str | None:
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return positional[0].name if positional else None
+
+
+def _one_line(e: Exception) -> str:
+    text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+    return " ".join(str(text).split())

@@ -1,0 +1,167 @@
+"""What a run leaves in its folder: metrics.json, reconstruction.h5 and reconstruction.png.
+
+Each file is written next to its place and moved there when complete, so an interrupted run
+never leaves a half-written file.
+"""
+
+import json
+import os
+import pathlib
+import platform
+
+import numpy as np
+
+METRICS = "metrics.json"
+ARRAYS = "reconstruction.h5"
+FIGURE = "reconstruction.png"
+
+
+def write_outputs(out: pathlib.Path, result, devices: int) -> None:
+    """Write the three files for `result` into `out`."""
+    _atomic(out / ARRAYS, lambda path: write_arrays(path, result))
+    _atomic(out / FIGURE, lambda path: _figure(path, result))
+    text = json.dumps(metrics(result, devices), indent=2) + "\n"
+    _atomic(out / METRICS, lambda path: path.write_text(text))
+
+
+def metrics(result, devices: int) -> dict:
+    """The run's settings and figures of merit, as plain data."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import jax
+
+    def installed(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    device = jax.devices()[0]
+    config = result.config
+    return {
+        "settings": config.settings(),
+        "epochs": len(result.epoch_loss),
+        "epoch_loss": result.epoch_loss,
+        "epoch_deviance": result.epoch_deviance,
+        "epoch_seconds": result.epoch_seconds,
+        "final_deviance": result.final_deviance,
+        "median_epoch_seconds": float(np.median(result.epoch_seconds))
+        if result.epoch_seconds
+        else None,
+        "frames": len(result.positions),
+        "object_shape": list(result.object.shape),
+        "probe_modes": int(result.probe.shape[0]),
+        "object_pixel_m": list(result.geometry.pixel),
+        "propagation": result.geometry.propagation,
+        "magnification": result.geometry.magnification,
+        "position_change_px_rms": float(
+            np.sqrt(np.mean(np.sum((result.positions - result.initial_positions) ** 2, axis=1)))
+        ),
+        "devices": devices,
+        "platform": device.platform,
+        "device_kind": device.device_kind,
+        "versions": {
+            name: installed(name)
+            for name in ("ptyrax-core", "ptyrax-reconstruct", "jax", "jaxlib", "equinox", "optax")
+        }
+        | {"python": platform.python_version()},
+    }
+
+
+def write_arrays(path: pathlib.Path, result) -> None:
+    """The reconstruction as HDF5: `object`, `probe` (modes first), `translations` (refined,
+    metres), `initial_translations`, `positions_px` (the probe's corner on the object),
+    `object_pixel_size` (metres, rows and columns), and `background`, `weights` if fitted."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f["object"] = result.object
+        f["probe"] = result.probe
+        f["translations"] = result.translations
+        f["initial_translations"] = result.translations - (
+            result.geometry.to_metres(result.positions - result.initial_positions)
+        )
+        f["positions_px"] = result.positions
+        f["object_pixel_size"] = np.asarray(result.geometry.pixel)
+        f["wavelength"] = result.geometry.wavelength
+        for name in ("background", "weights"):
+            if getattr(result, name) is not None:
+                f[name] = getattr(result, name)
+        f["epoch_loss"] = np.asarray(result.epoch_loss)
+        f.attrs["propagation"] = result.geometry.propagation
+        f.attrs["final_deviance"] = result.final_deviance
+
+
+def scanned_region(result) -> tuple[slice, slice]:
+    """The object pixels the probe centres cover, grown by a quarter probe on every side."""
+    p, q = result.probe.shape[1:]
+    low = np.floor(result.initial_positions.min(axis=0) + (np.array([p, q]) / 4))
+    high = np.ceil(result.initial_positions.max(axis=0) + 3 * np.array([p, q]) / 4)
+    low, high = np.maximum(low, 0).astype(int), np.minimum(high, result.object.shape).astype(int)
+    return slice(low[0], high[0]), slice(low[1], high[1])
+
+
+def _figure(path: pathlib.Path, result) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows, columns = scanned_region(result)
+    obj = result.object[rows, columns]
+    obj = obj * np.exp(-1j * np.angle(np.sum(obj)))  # the global phase is arbitrary
+    pixel_um = result.geometry.pixel[1] * 1e6
+    fig, axes = plt.subplots(2, 3, figsize=(13, 8.5))
+    panels = [
+        (axes[0, 0], np.angle(obj), "object phase (rad)", "gray"),
+        (axes[0, 1], np.abs(obj), "object amplitude", "gray"),
+        (axes[1, 0], np.abs(result.probe[0]), "probe amplitude (mode 1)", "viridis"),
+        (axes[1, 1], np.angle(result.probe[0]), "probe phase (mode 1, rad)", "twilight"),
+    ]
+    for ax, image, title, cmap in panels:
+        h, w = image.shape  # the colour scale from the central half, the best-lit part
+        low, high = np.percentile(image[h // 4 : h - h // 4, w // 4 : w - w // 4], [0.5, 99.5])
+        shown = ax.imshow(image, cmap=cmap, vmin=low, vmax=high)
+        ax.set_title(title)
+        ax.set_axis_off()
+        fig.colorbar(shown, ax=ax, fraction=0.046)
+    for ax, width in ((axes[0, 0], obj.shape[1]), (axes[0, 1], obj.shape[1])):
+        _scale_bar(ax, width, pixel_um)
+    _scale_bar(axes[1, 0], result.probe.shape[2], pixel_um)
+    loss = axes[0, 2]
+    loss.plot(np.arange(1, len(result.epoch_loss) + 1), result.epoch_loss)
+    loss.set_yscale("log")
+    loss.set_xlabel("epoch")
+    loss.set_title(f"loss ({result.config.loss}); final deviance {result.final_deviance:.3g}")
+    moved = axes[1, 2]
+    moved.scatter(*result.initial_positions[:, ::-1].T, s=6, label="initial")
+    moved.scatter(*result.positions[:, ::-1].T, s=6, label="refined")
+    moved.invert_yaxis()
+    moved.set_aspect("equal")
+    moved.set_title("probe positions (px)")
+    moved.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90, format="png")
+    plt.close(fig)
+
+
+def _scale_bar(ax, width_px: int, pixel_um: float) -> None:
+    """A bar of a round length in micrometres, about a fifth of the image wide."""
+    target = width_px * pixel_um / 5
+    length = max(
+        (c * 10.0**e for e in range(-3, 4) for c in (1, 2, 5) if c * 10.0**e <= target),
+        default=target,
+    )
+    pixels = length / pixel_um
+    y, x = ax.get_ylim()[0] * 0.95, width_px * 0.05
+    ax.plot([x, x + pixels], [y, y], color="gold", linewidth=4)
+    ax.text(x + pixels / 2, y * 0.97, f"{length:g} µm", color="gold", ha="center", va="bottom")
+
+
+def _atomic(path: pathlib.Path, write) -> None:
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        write(part)
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)

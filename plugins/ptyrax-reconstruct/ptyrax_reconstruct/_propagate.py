@@ -1,0 +1,61 @@
+"""Free-space propagators and the Fourier subpixel shift: pure functions on complex arrays.
+
+Transfer functions are built once on the host in float64 (the phase `k z` of a near-field
+step is about 1e8 rad, beyond float32) and applied as complex64 constants inside `jit`.
+"""
+
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Complex, Float
+
+
+def shift_ramp(shape: tuple[int, int], shift: Float[Array, "2"]) -> Complex[Array, "h w"]:
+    """The Fourier-space phase ramp that moves an image by `shift` (rows, columns) pixels."""
+    ky = jnp.fft.fftfreq(shape[0]).astype(shift.dtype)
+    kx = jnp.fft.fftfreq(shape[1]).astype(shift.dtype)
+    return jnp.exp(-2j * jnp.pi * (ky[:, None] * shift[0] + kx[None, :] * shift[1]))
+
+
+def fourier_shift(
+    image: Complex[Array, "*b h w"], shift: Float[Array, "2"]
+) -> Complex[Array, "*b h w"]:
+    """`image` moved by `shift` (rows, columns) pixels, subpixel and periodic; differentiable
+    in `shift`. Whole-pixel shifts are `jnp.roll` to rounding."""
+    spectrum = jnp.fft.fft2(image)
+    return jnp.fft.ifft2(spectrum * shift_ramp(image.shape[-2:], shift))
+
+
+def angular_spectrum(
+    shape: tuple[int, int], pixel: tuple[float, float], wavelength: float, distance: float
+) -> np.ndarray:
+    """The angular-spectrum transfer function of free space over `distance` (metres), complex64.
+
+    `H(f) = exp(i k z (sqrt(1 - (lambda f_y)**2 - (lambda f_x)**2) - 1))` on the FFT's frequency
+    grid of an image of `shape` sampled at `pixel` (metres, rows and columns); the constant
+    phase `exp(i k z)` is left out (it changes no intensity). Evanescent waves (where the root
+    is imaginary) are cut. `ifft2(fft2(wave) * H)` is the propagated wave.
+    """
+    fy = np.fft.fftfreq(shape[0], d=pixel[0])[:, None]
+    fx = np.fft.fftfreq(shape[1], d=pixel[1])[None, :]
+    s = (wavelength * fy) ** 2 + (wavelength * fx) ** 2
+    propagating = s < 1.0
+    # sqrt(1 - s) - 1 written so that small s loses no digits: -s / (1 + sqrt(1 - s))
+    delta = -s / (1.0 + np.sqrt(np.where(propagating, 1.0 - s, 1.0)))
+    phase = 2 * np.pi / wavelength * distance * delta
+    return np.where(propagating, np.exp(1j * phase), 0.0).astype(np.complex64)
+
+
+def propagate_near(
+    wave: Complex[Array, "*b h w"], transfer: Complex[Array, "h w"]
+) -> Complex[Array, "*b h w"]:
+    """`ifft2(fft2(wave) * transfer)`: the wave after free-space propagation."""
+    return jnp.fft.ifft2(jnp.fft.fft2(wave) * transfer)
+
+
+def propagate_far(wave: Complex[Array, "*b h w"]) -> Complex[Array, "*b h w"]:
+    """`fft2(wave, norm="ortho")`: the far-field wave, zero frequency at index `[0, 0]`.
+
+    Measured frames have the zero frequency at their centre; the reader moves it to `[0, 0]`
+    once (`ifftshift`), so no frame is shifted inside the fitting loop.
+    """
+    return jnp.fft.fft2(wave, norm="ortho")

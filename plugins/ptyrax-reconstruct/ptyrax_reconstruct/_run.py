@@ -1,0 +1,302 @@
+"""A run: config -> scan and model -> fit -> result (and the outputs, when given a folder)."""
+
+import dataclasses
+import json
+import os
+import pathlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import numpy as np
+
+import ptyrax_core
+
+from ._config import Config, load_config
+from ._cxi import Scan, read_cxi
+from ._errors import ReconstructError
+from ._fit import Fitter, make_problem, minibatches
+from ._geometry import Geometry, geometry
+from ._guess import pixel_positions, probe_guess
+from ._model import build_component
+from ._propagate import angular_spectrum
+
+CHECKPOINT = "checkpoint.ptyrax"
+_FORMAT = "ptyrax-reconstruct"
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """What a reconstruction produced.
+
+    Attributes:
+        model: the fitted model (parametrizations), the probe at unit scale.
+        object: `(rows, columns)` complex64.
+        probe: `(modes, p, q)` complex64, in `sqrt(counts)`.
+        positions: the probe's top-left corner on the object, `(N, 2)` pixels.
+        initial_positions: the same, as read from the file.
+        translations: the refined sample translations, `(N, 3)` metres.
+        background, weights: `(p, q)` counts and `(N,)`, or None where the model has none.
+        geometry: the sampling and propagation.
+        epoch_loss, epoch_deviance, epoch_seconds: one per epoch.
+        final_deviance: the reduced Poisson deviance over every frame at the final parameters.
+        final_loss: the loss per pixel over every frame at the final parameters.
+        config: the run's config.
+    """
+
+    model: dict
+    object: np.ndarray
+    probe: np.ndarray
+    positions: np.ndarray
+    initial_positions: np.ndarray
+    translations: np.ndarray
+    background: np.ndarray | None
+    weights: np.ndarray | None
+    geometry: Geometry
+    epoch_loss: list[float]
+    epoch_deviance: list[float]
+    epoch_seconds: list[float]
+    final_deviance: float
+    final_loss: float
+    config: Config
+
+
+@dataclasses.dataclass
+class _Setup:
+    config: Config
+    scan: Scan
+    geometry: Geometry
+    fitter: Fitter
+    params: Any
+    static: Any
+    probe_scale: float
+    initial_positions: np.ndarray
+
+
+def prepare(
+    config: Config,
+    scan: Scan | None = None,
+    devices: int = 1,
+    initial: dict[str, np.ndarray] | None = None,
+) -> _Setup:
+    """Read the scan, make the geometry, the initial guesses, the model and the compiled loop."""
+    if scan is None:
+        scan = read_cxi(config.data)
+    available = jax.devices()
+    if devices > len(available):
+        raise ReconstructError(
+            f"--devices {devices}: only {len(available)} {available[0].platform} device(s) here"
+        )
+    n, rows, columns = scan.frames_shape
+    if devices > n:
+        raise ReconstructError(f"--devices {devices} is more than the {n} frames to share")
+    geo = geometry(
+        propagation=config.propagation,
+        wavelength=scan.wavelength,
+        detector_distance=scan.distance,
+        detector_basis=scan.basis,
+        frame_shape=(rows, columns),
+        focus_to_sample=config.focus_to_sample,
+    )
+    frames, valid = scan.frames(), scan.valid
+    if geo.propagation == "far_field":  # zero frequency at [0, 0], once, on the host
+        frames, valid = np.fft.ifftshift(frames, axes=(-2, -1)), np.fft.ifftshift(valid)
+    mean = frames.mean(axis=0)
+    positions, span = pixel_positions(geo, scan.translations, config.padding)
+    shape = (span[0] + rows + config.padding, span[1] + columns + config.padding)
+    probe = probe_guess(mean, valid, geo, config.probe_modes)
+    initial = dict(initial or {})
+    if "probe" in initial and np.shape(initial["probe"]) == probe.shape:
+        probe = np.asarray(initial.pop("probe"), np.complex64)
+    scale = float(np.abs(probe).max())  # the model holds the probe at unit scale
+    guesses = {
+        "object": np.ones(shape, np.complex64),
+        "probe": probe / scale,
+        "positions": positions.astype(np.float32),
+        "weights": np.ones(n, np.float32),
+        "background": np.full((rows, columns), 1e-2, np.float32),
+    }
+    for name, guess in initial.items():
+        if name not in guesses or np.shape(guess) != np.shape(guesses[name]):
+            raise ReconstructError(
+                f"initial[{name!r}]: expected a guess for one of {list(guesses)} of shape "
+                f"{np.shape(guesses.get(name))}; got shape {np.shape(guess)}"
+            )
+        guesses[name] = np.asarray(guess, guesses[name].dtype)
+    model = {
+        c: build_component(c, spec, guesses[c], config.base_dir) for c, spec in config.model.items()
+    }
+    transfer = None
+    if geo.propagation == "near_field":
+        transfer = angular_spectrum((rows, columns), geo.pixel, geo.wavelength, geo.distance)
+    problem = make_problem(frames, valid, transfer, config.loss, available[:devices])
+    model = jax.device_put(
+        model, jax.sharding.NamedSharding(problem.mesh, jax.sharding.PartitionSpec())
+    )
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    fitter = Fitter(problem, static, probe_scale=scale)
+    return _Setup(config, scan, geo, fitter, params, static, scale, positions)
+
+
+def reconstruct(
+    config: Config | str | os.PathLike | dict,
+    *,
+    out: str | os.PathLike | None = None,
+    devices: int = 1,
+    resume: str | os.PathLike | None = None,
+    scan: Scan | None = None,
+    initial: dict[str, np.ndarray] | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> Result:
+    """Reconstruct a scan as `config` says; write the outputs into `out` if given.
+
+    Arguments:
+        config: a `Config`, a TOML file or a dict (see the config reference).
+        out: the folder for metrics.json, reconstruction.png, reconstruction.h5 and the
+            checkpoint (written every `fit.checkpoint_every` epochs and at the end).
+        devices: how many devices share the frames.
+        resume: a checkpoint of this model (`checkpoint.ptyrax` from an earlier run): the run
+            continues after its last epoch, and ends as the uninterrupted run would.
+        scan: the scan itself, instead of the config's file (simulated data, say).
+        initial: initial guesses to use instead of the engine's, by component (`"probe"`:
+            `(modes, p, q)` in `sqrt(counts)`; `"object"`; `"positions"`: pixels, as
+            `Result.positions`; `"weights"`; `"background"`), such as an earlier result.
+        progress: called as `progress(epoch, epochs, loss)` after every epoch.
+
+    Raises:
+        ReconstructError: bad input (one line that says what and where).
+    """
+    if not isinstance(config, Config):
+        config = load_config(config)
+    out = None if out is None else _check_writable(pathlib.Path(out))
+    setup = prepare(config, scan, devices, initial)
+    fitter, params = setup.fitter, setup.params
+    state = fitter.init(params)
+    history = {"epoch_loss": [], "epoch_deviance": [], "epoch_seconds": []}
+    first = 0
+    if resume is not None:
+        params, state, history, first = _resume(pathlib.Path(resume), setup, state)
+    if out is not None:
+        _make(out)
+    for epoch in range(first, config.epochs):
+        stage = config.stage_at(epoch)
+        batches = minibatches(fitter.problem, stage.batch_size, config.seed, epoch)
+        start = time.perf_counter()
+        params, state, sums = fitter.epoch(params, state, config.rates(epoch), batches)
+        loss, deviance, lit = (float(x) for x in sums)
+        history["epoch_seconds"].append(time.perf_counter() - start)
+        history["epoch_loss"].append(loss / fitter.pixels_per_frame / fitter.problem.n_frames)
+        history["epoch_deviance"].append(deviance / max(lit, 1.0))
+        if progress is not None:
+            progress(epoch + 1, config.epochs, history["epoch_loss"][-1])
+        last = epoch + 1 == config.epochs
+        every = config.checkpoint_every
+        if out is not None and (last or (every and (epoch + 1) % every == 0)):
+            _checkpoint(out / CHECKPOINT, setup, params, state, history, epoch + 1)
+    if out is not None and config.epochs == first:  # resumed at the end: nothing more to run
+        _checkpoint(out / CHECKPOINT, setup, params, state, history, first)
+    loss, deviance, lit = (float(x) for x in fitter.evaluate(params))
+    final_loss = loss / fitter.pixels_per_frame / fitter.problem.n_frames
+    result = _result(setup, params, history, deviance / max(lit, 1.0), final_loss)
+    if out is not None:
+        from ._outputs import write_outputs
+
+        write_outputs(out, result, devices)
+    return result
+
+
+def _result(
+    setup: _Setup, params: Any, history: dict, final_deviance: float, final_loss: float
+) -> Result:
+    model = eqx.combine(params, setup.static)
+    arrays = jax.device_get(ptyrax_core.resolve_parametrizations(model))
+    probe = np.asarray(arrays["probe"]) * setup.probe_scale
+    positions = np.asarray(arrays["positions"], np.float64)
+    initial = setup.initial_positions
+    return Result(
+        model=model,
+        object=np.asarray(arrays["object"]),
+        probe=probe if probe.ndim == 3 else probe[None],
+        positions=positions,
+        initial_positions=initial,
+        translations=setup.scan.translations + setup.geometry.to_metres(positions - initial),
+        background=None if "background" not in arrays else np.asarray(arrays["background"]),
+        weights=None if "weights" not in arrays else np.asarray(arrays["weights"]),
+        geometry=setup.geometry,
+        epoch_loss=history["epoch_loss"],
+        epoch_deviance=history["epoch_deviance"],
+        epoch_seconds=history["epoch_seconds"],
+        final_deviance=final_deviance,
+        final_loss=final_loss,
+        config=setup.config,
+    )
+
+
+def _fingerprint(setup: _Setup) -> str:
+    """What a checkpoint must match to resume: the model's structure, shapes and types."""
+    leaves, tree = jax.tree_util.tree_flatten(setup.params)
+    shapes = [(tuple(x.shape), str(x.dtype)) for x in leaves]
+    return json.dumps([str(tree), shapes, setup.scan.frames_shape, setup.config.loss])
+
+
+def _checkpoint(path: pathlib.Path, setup: _Setup, params, state, history, epoch: int) -> None:
+    ptyrax_core.save(
+        path,
+        {
+            "format": _FORMAT,
+            "epoch": epoch,
+            "fingerprint": _fingerprint(setup),
+            "model": eqx.combine(params, setup.static),
+            "optimizer": jax.tree_util.tree_leaves(state),
+            "history": {k: [float(v) for v in vs] for k, vs in history.items()},
+            "config": json.dumps(setup.config.settings()),
+        },
+    )
+
+
+def _resume(path: pathlib.Path, setup: _Setup, state) -> tuple:
+    try:
+        saved = ptyrax_core.load(path)
+    except FileNotFoundError:
+        raise ReconstructError(f"--resume {path}: no such file") from None
+    except (ptyrax_core.CheckpointError, ptyrax_core.MissingPluginError, OSError) as e:
+        raise ReconstructError(f"--resume {path}: {' '.join(str(e).split())}") from None
+    if not (isinstance(saved, dict) and saved.get("format") == _FORMAT):
+        raise ReconstructError(f"--resume {path}: not a checkpoint of ptyrax reconstruct")
+    if saved["fingerprint"] != _fingerprint(setup):
+        raise ReconstructError(
+            f"--resume {path}: a checkpoint of another model (its components, shapes or data "
+            "differ from this config's)"
+        )
+    if saved["epoch"] > setup.config.epochs:
+        raise ReconstructError(
+            f"--resume {path}: it is at epoch {saved['epoch']}, beyond this config's "
+            f"{setup.config.epochs} epochs"
+        )
+    sharding = jax.sharding.NamedSharding(setup.fitter.problem.mesh, jax.sharding.PartitionSpec())
+    params = jax.device_put(eqx.filter(saved["model"], eqx.is_inexact_array), sharding)
+    tree = jax.tree_util.tree_structure(state)
+    state = jax.device_put(jax.tree_util.tree_unflatten(tree, saved["optimizer"]), sharding)
+    history = {k: list(v) for k, v in saved["history"].items()}
+    return params, state, history, int(saved["epoch"])
+
+
+def _check_writable(out: pathlib.Path) -> pathlib.Path:
+    """Refuse an `--out` that cannot be written, before anything is read or written."""
+    if out.exists() and not out.is_dir():
+        raise ReconstructError(f"--out {out}: is a file; give a folder")
+    existing = out
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ReconstructError(f"--out {out}: cannot write there ({existing} is not writable)")
+    return out
+
+
+def _make(out: pathlib.Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ReconstructError(f"--out {out}: cannot write there ({e.strerror or e})") from None

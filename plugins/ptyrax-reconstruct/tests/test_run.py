@@ -1,0 +1,171 @@
+"""Reconstructions end to end: the shipped scan, a simulated far-field file, resume, outputs."""
+
+import json
+import pathlib
+import re
+
+import h5py
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from ptyrax_reconstruct import (
+    Scan,
+    detector_waves,
+    exit_waves,
+    intensities,
+    load_config,
+    phase_score,
+    reconstruct,
+    write_cxi,
+)
+
+import ptyrax_core
+from ptyrax_core.cli import main
+
+ROOT = next(p for p in pathlib.Path(__file__).resolve().parents if (p / "examples").is_dir())
+EXAMPLE = ROOT / "examples" / "petra-p25-near-field.toml"
+SHORT = [
+    {"epochs": 3, "learning_rate": 0.04, "batch_size": 10},
+    {"epochs": 2, "learning_rate": 0.005, "batch_size": 50},
+]
+
+
+def short_config(tmp_path, stages=SHORT, **fit) -> pathlib.Path:
+    """The example config with a short schedule, as a file in `tmp_path`."""
+    text = EXAMPLE.read_text().split("[[fit.stages]]")[0]
+    text = text.replace('file = "data/', f'file = "{ROOT / "examples" / "data"}/')
+    for key, value in fit.items():
+        text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+    for stage in stages:
+        text += "\n[[fit.stages]]\n" + "".join(f"{k} = {v}\n" for k, v in stage.items())
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_example_config_is_the_peer_schedule():
+    config = load_config(EXAMPLE)
+    assert [(s.epochs, s.learning_rate, s.batch_size) for s in config.stages] == [
+        (100, 0.04, 10),
+        (50, 0.005, 50),
+    ]
+    assert set(config.model) == {"object", "probe", "positions", "weights", "background"}
+    assert config.data.is_file() and config.loss == "poisson"
+
+
+def test_a_short_run_on_the_shipped_scan_writes_every_output(tmp_path):
+    out = tmp_path / "run"
+    config = short_config(tmp_path, checkpoint_every=2)
+    assert main(["reconstruct", str(config), "--out", str(out), "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 5 and len(metrics["epoch_seconds"]) == 5
+    assert metrics["epoch_loss"][-1] < 0.8 * metrics["epoch_loss"][0]
+    assert metrics["final_deviance"] < metrics["epoch_deviance"][0]
+    assert metrics["devices"] == 1 and metrics["frames"] == 200
+    assert metrics["versions"]["ptyrax-reconstruct"]
+    with h5py.File(out / "reconstruction.h5") as f:
+        assert f["object"].dtype == np.complex64 and f["object"].ndim == 2
+        assert f["probe"].shape == (1, 100, 100)
+        assert f["translations"].shape == (200, 3)
+        moved = f["translations"][()] - f["initial_translations"][()]
+        pixel = f["object_pixel_size"][()]
+        assert 0 < np.abs(moved).max() < 5 * pixel.max()  # refined, by a few pixels at most
+        assert f["background"].shape == (100, 100) and (f["background"][()] >= 0).all()
+        assert f["weights"].shape == (200,)
+    assert (out / "reconstruction.png").read_bytes().startswith(b"\x89PNG")
+    saved = ptyrax_core.load(out / "checkpoint.ptyrax")
+    assert saved["epoch"] == 5 and set(saved["model"]) == set(load_config(config).model)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoint.ptyrax",
+        "metrics.json",
+        "reconstruction.h5",
+        "reconstruction.png",
+    ]
+
+
+def test_resume_ends_bit_identical_to_an_uninterrupted_run(tmp_path):
+    config = short_config(tmp_path, checkpoint_every=2)
+    whole = reconstruct(config, out=tmp_path / "whole")
+
+    class Interrupted(Exception):
+        pass
+
+    def stop_after_three(epoch, epochs, loss):
+        if epoch == 3:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        reconstruct(config, out=tmp_path / "cut", progress=stop_after_three)
+    assert ptyrax_core.load(tmp_path / "cut" / "checkpoint.ptyrax")["epoch"] == 2
+    resumed = reconstruct(
+        config, out=tmp_path / "cut", resume=tmp_path / "cut" / "checkpoint.ptyrax"
+    )
+    assert resumed.epoch_loss == whole.epoch_loss
+    for name in ("object", "probe", "positions", "background", "weights"):
+        assert np.array_equal(getattr(resumed, name), getattr(whole, name)), name
+    assert resumed.final_deviance == whole.final_deviance
+
+
+def _star_phase(size: int) -> np.ndarray:
+    """A smooth Siemens-star phase with a texture, radians, `(size, size)`."""
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[:size, :size] - size / 2
+    star = 0.5 * np.sign(np.sin(8 * np.arctan2(y, x))) * (np.hypot(y, x) < size / 2.5)
+    texture = np.real(
+        np.fft.ifft2(
+            np.fft.fft2(rng.standard_normal((size, size)))
+            * np.exp(-(np.hypot(*np.meshgrid(*(np.fft.fftfreq(size),) * 2)) ** 2) * 400)
+        )
+    )
+    phase = star + 0.3 * texture / texture.std()
+    blur = np.exp(
+        -2 * (np.pi * 0.8) ** 2 * np.add.outer(np.fft.fftfreq(size) ** 2, np.fft.fftfreq(size) ** 2)
+    )
+    return np.real(np.fft.ifft2(np.fft.fft2(phase) * blur))
+
+
+def test_a_simulated_far_field_cxi_file_reconstructs_its_known_object(tmp_path):
+    # 64 positions of a 32 px probe (a defocused disc) over a phase object, Poisson counts,
+    # written as a CXI file with the true positions; the reconstruction must find the phase,
+    # up to what no far-field data can tell (a subpixel shift, an offset and a phase ramp).
+    probe_size, step, grid, padding = 32, 4, 8, 4
+    size = (grid - 1) * step + probe_size + 2 * padding
+    obj = np.exp(1j * _star_phase(size)).astype(np.complex64)
+    y, x = np.mgrid[:probe_size, :probe_size] - (probe_size - 1) / 2
+    probe = (np.hypot(y, x) < 10) * np.exp(0.05j * (y**2 + x**2)) * 300.0
+    corners = np.stack(np.meshgrid(np.arange(grid), np.arange(grid), indexing="ij"), -1)
+    corners = corners.reshape(-1, 2) * step + padding
+    spectrum = jnp.fft.fft2(jnp.asarray(probe, jnp.complex64))[None]
+
+    def pattern(position):
+        waves = exit_waves(jnp.asarray(obj), spectrum, position)
+        return intensities(detector_waves(waves, None, position))
+
+    model = jax.vmap(pattern)(jnp.asarray(corners, jnp.float32))
+    counts = np.random.default_rng(0).poisson(np.asarray(model, np.float64))
+    pixel_m, wavelength, distance = 1e-8, 1e-10, 1.0
+    detector = wavelength * distance / (probe_size * pixel_m)
+    basis = np.array([[0.0, -detector], [-detector, 0.0], [0.0, 0.0]])
+    translations = np.zeros((len(corners), 3))  # the probe at -t: t = -B p, B = basis / M
+    translations[:, 1], translations[:, 0] = corners[:, 0] * pixel_m, corners[:, 1] * pixel_m
+    frames = np.fft.fftshift(counts, axes=(1, 2))  # the zero frequency at the centre
+    valid = np.ones((probe_size, probe_size), bool)
+    scan = Scan(None, counts.shape, translations, valid, wavelength, distance, basis, frames)
+    write_cxi(tmp_path / "simulated.cxi", scan)
+    config = {
+        "data": {"file": "simulated.cxi"},
+        "geometry": {"propagation": "far_field", "padding": padding},
+        "model": {"object": {"type": "phase_only"}, "probe": {"type": "direct"}},
+        "loss": {"kind": "amplitude"},
+        "fit": {
+            "stages": [{"epochs": 300, "learning_rate": 0.05, "batch_size": len(corners)}],
+            "rate_scale": {"positions": 0.0},
+        },
+    }
+    result = reconstruct(load_config(config, base_dir=tmp_path))
+    assert np.allclose(result.positions, corners, atol=1e-6)  # the file's positions, in pixels
+    scanned = np.zeros((size, size), bool)  # where the probe centres went
+    low, high = padding + probe_size // 2, padding + probe_size // 2 + (grid - 1) * step
+    scanned[low:high, low:high] = True
+    assert phase_score(result.object[:size, :size], obj, scanned).rmse <= 0.1
