@@ -61,6 +61,17 @@ def geometry(
     Fresnel scaling theorem: magnification `M = (z1 + z2) / z1` for `z2 = detector_distance`,
     sample pixel `detector_pixel / M` and effective distance `z2 / M`; without it, a plane
     wave: the detector pixel and `z2` as they are.
+
+    Example:
+        >>> import numpy as np
+        >>> basis = np.array([[0.0, -55e-6], [-55e-6, 0.0], [0.0, 0.0]])  # rows, columns
+        >>> g = geometry(propagation="near_field", wavelength=9.794912e-11,
+        ...              detector_distance=1.12, detector_basis=basis,
+        ...              frame_shape=(100, 100), focus_to_sample=3.65e-3)
+        >>> round(g.magnification, 2), round(g.distance * 1e3, 3), round(g.pixel[0] * 1e9, 1)
+        (307.85, 3.638, 178.7)
+        >>> g.to_pixels(np.array([[0.0, -g.pixel[0], 0.0]])).round(6)  # moved -1 px along y
+        array([[-1.,  0.]])
     """
     if propagation not in PROPAGATIONS:
         raise ReconstructError(

@@ -20,7 +20,15 @@ def poisson_deviance(
     intensity: Float[Array, "*b p q"], counts: Float[Array, "*b p q"], valid: Bool[Array, "p q"]
 ) -> Float[Array, "*b p q"]:
     """`2 (I - y + y log(y / I))` per valid pixel (0 elsewhere), with `y log(y / I) = 0` at
-    `y = 0`."""
+    `y = 0`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> counts, valid = jnp.array([4.0, 0.0, 9.0]), jnp.array([True, True, False])
+        >>> d = poisson_deviance(jnp.array([4.0, 0.5, 1.0]), counts, valid)
+        >>> [round(float(x), 4) for x in d]  # a pixel fitted exactly, an empty one, a bad one
+        [0.0, 1.0, 0.0]
+    """
     intensity = jnp.where(intensity >= 0, intensity, 0.0) + FLOOR  # never log of < 0
     positive = counts > 0
     log_ratio = jnp.log(jnp.where(positive, counts, 1.0)) - jnp.log(intensity)

@@ -34,6 +34,12 @@ def angular_spectrum(
     grid of an image of `shape` sampled at `pixel` (metres, rows and columns); the constant
     phase `exp(i k z)` is left out (it changes no intensity). Evanescent waves (where the root
     is imaginary) are cut. `ifft2(fft2(wave) * H)` is the propagated wave.
+
+    Example:
+        >>> import numpy as np
+        >>> h = angular_spectrum((64, 64), (1e-7, 1e-7), wavelength=1e-10, distance=1e-3)
+        >>> h.dtype, bool(np.allclose(np.abs(h), 1.0)), complex(h[0, 0])
+        (dtype('complex64'), True, (1+0j))
     """
     fy = np.fft.fftfreq(shape[0], d=pixel[0])[:, None]
     fx = np.fft.fftfreq(shape[1], d=pixel[1])[None, :]
