@@ -97,6 +97,12 @@ def _reconstruct(args: argparse.Namespace) -> int:
         result = reconstruct(
             config, out=args.out, devices=args.devices, resume=args.resume, progress=progress
         )
+    if result.outside:
+        print(
+            f"ptyrax reconstruct: warning: {result.outside} refined positions moved the probe "
+            "off the object; raise geometry.padding",
+            file=sys.stderr,
+        )
     seconds = result.epoch_seconds
     median = sorted(seconds)[len(seconds) // 2] if seconds else float("nan")
     print(

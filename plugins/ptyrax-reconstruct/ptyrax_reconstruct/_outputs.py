@@ -57,6 +57,7 @@ def metrics(result, devices: int) -> dict:
         "position_change_px_rms": float(
             np.sqrt(np.mean(np.sum((result.positions - result.initial_positions) ** 2, axis=1)))
         ),
+        "positions_outside_object": result.outside,
         "devices": devices,
         "platform": device.platform,
         "device_kind": device.device_kind,

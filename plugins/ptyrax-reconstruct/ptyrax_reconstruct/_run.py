@@ -44,6 +44,9 @@ class Result:
         final_deviance: the reduced Poisson deviance over every frame at the final parameters.
         final_loss: the loss per pixel over every frame at the final parameters.
         config: the run's config.
+
+    `outside` counts the frames whose refined window runs off the object (its edge is used
+    there instead: raise `geometry.padding`).
     """
 
     model: dict
@@ -61,6 +64,12 @@ class Result:
     final_deviance: float
     final_loss: float
     config: Config
+
+    @property
+    def outside(self) -> int:
+        corner = np.round(self.positions)
+        limit = np.array(self.object.shape) - np.array(self.probe.shape[1:])
+        return int(np.sum(np.any((corner < 0) | (corner > limit), axis=1)))
 
 
 @dataclasses.dataclass

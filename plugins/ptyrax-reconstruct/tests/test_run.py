@@ -1,5 +1,6 @@
 """Reconstructions end to end: the shipped scan, a simulated far-field file, resume, outputs."""
 
+import dataclasses
 import json
 import pathlib
 import re
@@ -63,6 +64,7 @@ def test_a_short_run_on_the_shipped_scan_writes_every_output(tmp_path):
     assert metrics["epoch_loss"][-1] < 0.8 * metrics["epoch_loss"][0]
     assert metrics["final_deviance"] < metrics["epoch_deviance"][0]
     assert metrics["devices"] == 1 and metrics["frames"] == 200
+    assert metrics["positions_outside_object"] == 0
     assert metrics["versions"]["ptyrax-reconstruct"]
     with h5py.File(out / "reconstruction.h5") as f:
         assert f["object"].dtype == np.complex64 and f["object"].ndim == 2
@@ -105,6 +107,9 @@ def test_resume_ends_bit_identical_to_an_uninterrupted_run(tmp_path):
     for name in ("object", "probe", "positions", "background", "weights"):
         assert np.array_equal(getattr(resumed, name), getattr(whole, name)), name
     assert resumed.final_deviance == whole.final_deviance
+    assert whole.outside == 0
+    pushed = dataclasses.replace(whole, positions=whole.positions + np.array([0.0, 1e3]))
+    assert pushed.outside == len(whole.positions)  # every window off the object: counted
 
 
 def _star_phase(size: int) -> np.ndarray:
