@@ -13,6 +13,7 @@ from jaxtyping import Array, Shaped
 
 from ._checks import HostOrDeviceArray, as_array, read_target, typechecked
 from ._errors import UnresolvedParametrizationError
+from ._stack import map_members, member_ndims_field, recording_init, stack_shape
 
 T = TypeVar("T")
 
@@ -40,6 +41,9 @@ def _resolve_fields(p: "ArrayParametrization") -> "ArrayParametrization":
 def _checked_call(call: Callable[..., Array]) -> Callable[..., Array]:
     @functools.wraps(call)
     def __call__(self: "ArrayParametrization", *args: Any, **kwargs: Any) -> Array:
+        stack = stack_shape(self)
+        if stack:  # a stack of members: each member's array, stacked the same way
+            return map_members(self, len(stack), lambda member: member(*args, **kwargs))
         out = call(_resolve_fields(self), *args, **kwargs)
         if not isinstance(out, jax.Array | np.ndarray):
             raise TypeError(
@@ -77,8 +81,16 @@ class ArrayParametrization(eqx.Module):
     gradient) are named in `frozen_fields`, so that tools and the conformance kit
     (`ptyrax_core.testing`) can tell them from parameters.
 
+    **Stacks.** A parametrization built under `eqx.filter_vmap`, or whose array leaves were
+    stacked along new leading axes (`jax.tree.map(lambda *x: jnp.stack(x), *members)`), is a
+    stack of members: calling it returns the members' arrays stacked the same way,
+    `stack_shape + output_shape`. A class's `__init__` records how many dimensions each of a
+    member's arrays has (a static field, kept through vmapping and stacking); the extra
+    leading axes, the same for every array, are the stack's. Arrays of a stack with different
+    extra axes raise `ValueError` (a stack of mismatched members).
+
     Attributes:
-        output_shape: the shape of the array `__call__` returns (static).
+        output_shape: the shape of the array `__call__` returns for one member (static).
 
     Example:
         >>> import jax.numpy as jnp
@@ -88,9 +100,14 @@ class ArrayParametrization(eqx.Module):
         (4, 4)
         >>> resolve_parametrizations(model)["probe"].sum()
         Array(16., dtype=float32)
+        >>> import equinox as eqx
+        >>> slices = eqx.filter_vmap(DirectArrayParametrization)(jnp.ones((3, 4, 4)))
+        >>> slices.stack_shape, slices.output_shape, slices().shape  # three members
+        ((3,), (4, 4), (3, 4, 4))
     """
 
     output_shape: tuple[int, ...] = eqx.field(static=True)
+    _member_ndims: tuple[int, ...] | None = member_ndims_field()
     registry_name: ClassVar[str]
     frozen_fields: ClassVar[tuple[str, ...]] = ()
 
@@ -101,6 +118,8 @@ class ArrayParametrization(eqx.Module):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:  # record a member's leaf dimensions, for stacks
+            cls.__init__ = recording_init(cls.__dict__["__init__"])
         call = cls.__dict__.get("__call__")
         if call is None or getattr(call, "__isabstractmethod__", False):
             return
@@ -109,8 +128,13 @@ class ArrayParametrization(eqx.Module):
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """The shape of the array this parametrization produces."""
-        return tuple(self.output_shape)
+        """The shape of the array this parametrization produces: `stack_shape + output_shape`."""
+        return self.stack_shape + tuple(self.output_shape)
+
+    @property
+    def stack_shape(self) -> tuple[int, ...]:
+        """The leading axes of a stack of members (`()` for one parametrization): see Stacks."""
+        return stack_shape(self)
 
     @abc.abstractmethod
     def __call__(self, *args: Any, **kwargs: Any) -> Array:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ._array import ArrayParametrization, resolve_arrays, with_array_of
 from ._checks import check_index, typechecked
+from ._stack import member_ndims_field, recording_init, stack_shape
 
 T = TypeVar("T")
 
@@ -23,14 +24,31 @@ class IndexDependentParameter(eqx.Module, Generic[T]):
     [`BoundSliceParameter`][ptyrax_core.BoundSliceParameter], and the model reads its value
     with `at_current_index()`.
 
+    A stack of index-dependent parameters (built under `eqx.filter_vmap`, or with leaves
+    stacked along new leading axes, as for array parametrizations) keeps its index axis among
+    a member's axes: `n` is still the number of indices, and `at_index` returns the members'
+    values stacked along the stack's leading axes.
+
     Attributes:
         _index: the bound index (static), None until bound. The resolvers do not set it: they
             return a `BoundSliceParameter`, which also works for traced indices.
     """
 
     _index: int | None = eqx.field(static=True, default=None, kw_only=True)
+    _member_ndims: tuple[int, ...] | None = member_ndims_field()
     registry_name: ClassVar[str]
+    _ptyrax_indexed: ClassVar[bool] = True
     __getattribute__ = object.__getattribute__  # plain attribute access, as ArrayParametrization
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:  # record a member's leaf dimensions, for stacks
+            cls.__init__ = recording_init(cls.__dict__["__init__"])
+
+    @property
+    def stack_shape(self) -> tuple[int, ...]:
+        """The leading axes of a stack of members (`()` for one parameter)."""
+        return stack_shape(self)
 
     @abc.abstractmethod
     def at_index(self, index: Any) -> T:
@@ -79,6 +97,7 @@ class BoundSliceParameter(eqx.Module, Generic[T]):
 
     parameter: T
     n: int = eqx.field(static=True)
+    _ptyrax_indexed: ClassVar[bool] = True
     __getattribute__ = object.__getattribute__  # plain attribute access, as ArrayParametrization
 
     def at_current_index(self) -> T:
@@ -121,7 +140,8 @@ class IndexSliceParameter(IndexDependentParameter[T]):
             size `n`: an array, a tuple or dict of them, or a module such as a parametrization
             (then the index dimension is one of its output's, and `at_index` slices its
             output). NumPy arrays are converted.
-        dim: the index dimension (static); negative counts from each leaf's last dimension.
+        dim: the index dimension (static), among a member's axes (a stack's leading axes come
+            before it); negative counts from each leaf's last dimension.
 
     A concrete `index` outside `[-n, n)` raises `IndexError`. A traced index is clamped into
     range, as JAX indexing does.
@@ -162,7 +182,7 @@ class IndexSliceParameter(IndexDependentParameter[T]):
     @property
     def n(self) -> int:
         """The size of the index dimension."""
-        return _index_size(self.parameters, self.slice_dim)
+        return _index_size(self.parameters, self.slice_dim, len(self.stack_shape))
 
     @property
     def all(self) -> T:
@@ -175,9 +195,9 @@ class IndexSliceParameter(IndexDependentParameter[T]):
         n = self.n
         if isinstance(index, int | np.integer) and not -n <= index < n:
             raise IndexError(f"index {index} is out of range for {n} indices.")
-        dim = self.slice_dim
+        dim, depth = self.slice_dim, len(self.stack_shape)  # a stack's axes come first
         return jax.tree_util.tree_map(
-            lambda x: x[(slice(None),) * (dim % x.ndim) + (index,)], self.all
+            lambda x: x[(slice(None),) * (depth + dim % (x.ndim - depth)) + (index,)], self.all
         )
 
     def with_array(self, target: Any) -> Self:
@@ -214,8 +234,9 @@ class IndexSliceParameter(IndexDependentParameter[T]):
         return eqx.tree_at(lambda p: p.parameters, self, treedef.unflatten(new))
 
 
-def _index_size(parameters: Any, dim: int) -> int:
-    """The common size of `parameters`' leaves along `dim`; errors name the argument."""
+def _index_size(parameters: Any, dim: int, depth: int = 0) -> int:
+    """The common size of `parameters`' leaves along `dim` of a member's axes, after `depth`
+    leading axes of a stack; errors name the argument."""
     leaves = jax.tree_util.tree_leaves(
         parameters, is_leaf=lambda x: isinstance(x, ArrayParametrization)
     )
@@ -224,9 +245,9 @@ def _index_size(parameters: Any, dim: int) -> int:
     sizes = set()
     for leaf in leaves:
         if isinstance(leaf, ArrayParametrization):
-            shape = tuple(leaf.output_shape)
+            shape = leaf.shape[depth:]  # its own stack's axes included
         elif isinstance(leaf, jax.Array | np.ndarray):
-            shape = leaf.shape
+            shape = leaf.shape[depth:]
         else:
             raise TypeError(
                 "parameters must hold only arrays and array parametrizations; "

@@ -385,6 +385,43 @@ def with_array_round_trips(p: Any) -> None:
         )
 
 
+def stacks_resolve_as_their_members(p: Any) -> None:
+    why = (
+        "Multislice objects, wavelengths and code ported from the upstream ptyrax stack "
+        "parametrizations (eqx.filter_vmap, or leaves stacked along a new axis)."
+    )
+    stack = jax.tree_util.tree_map(lambda *x: jnp.stack(x), p, p)
+    _require(
+        stack.stack_shape == (2,),
+        p,
+        "stacks resolve as their members",
+        f"two members stacked along a new leading axis report stack_shape {stack.stack_shape}, "
+        "not (2,) (does its class define __init__? it records a member's array dimensions)",
+        why,
+    )
+    if isinstance(p, IndexDependentParameter):
+        _require(
+            stack.n == p.n,
+            p,
+            "stacks resolve as their members",
+            f"a stack of two reports n = {stack.n}, its members {p.n}: it counts a stack axis "
+            "as its index axis",
+            why,
+        )
+    cases = [None] if isinstance(p, ArrayParametrization) else _indices(p)
+    for i in cases:
+        member = _output(p, i)
+        both = jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), member)
+        _require(
+            _same(_output(stack, i), both) and _same(jax.jit(_output)(stack, i), both),
+            p,
+            "stacks resolve as their members",
+            "a stack of two gives another result than its members stacked"
+            + ("" if i is None else f" (index {i})"),
+            why,
+        )
+
+
 RULES: tuple[Callable[[Any], None], ...] = (
     registry_name,
     array_leaves,
@@ -396,6 +433,7 @@ RULES: tuple[Callable[[Any], None], ...] = (
     pytree_round_trips,
     resolves_in_a_model,
     with_array_round_trips,
+    stacks_resolve_as_their_members,
 )
 """The rules `check_parametrization` applies, in order."""
 
@@ -412,7 +450,8 @@ def check_parametrization(instance: Any) -> None:
     resolves inside a model under `jax.jit` and `jax.vmap` over an index; and, if it has a
     `with_array` method, `with_array` of its own output (`all` for an index-dependent parameter)
     gives back that output and an object of the same class and tree structure, eagerly and
-    under `jax.jit`.
+    under `jax.jit`; and two of it stacked along a new leading axis resolve to its output
+    stacked (keeping `n` for an index-dependent parameter).
 
     Example:
         >>> import jax.numpy as jnp

@@ -120,7 +120,11 @@ def test_the_file_is_a_documented_zip(tmp_path):
     }
     (entry,) = doc["arrays"]
     assert entry["path"] == 'tree["probe"]._data' and entry["dtype"] == "float32"
-    fields = {"output_shape": {"tuple": [2, 2]}, "_data": {"array": 0}}
+    fields = {
+        "output_shape": {"tuple": [2, 2]},
+        "_member_ndims": {"tuple": [2]},  # a member's array dimensions, for stacks
+        "_data": {"array": 0},
+    }
     assert doc["tree"] == {"dict": [["probe", {"type": "direct", "fields": fields}]]}
     with np.load(tmp_path / "model.npz", allow_pickle=False) as npz:  # NumPy reads the arrays
         assert np.array_equal(npz["arrays/0"], np.ones((2, 2)))
