@@ -47,6 +47,9 @@ class Config:
         propagation: `"near_field"` or `"far_field"`.
         focus_to_sample: metres, for Fresnel scaling in the near field; None for a plane wave.
         padding: object pixels beyond the scanned area on every side.
+        slices: the object's slices (a multislice object for thick samples: a stack of the
+            object's parametrization, one member per slice).
+        slice_spacing: metres between slices (required with more than one).
         probe_modes: incoherent probe modes.
         model: component -> its spec for `ptyrax_core.build` (`type` and arguments).
         loss: `"poisson"` or `"amplitude"`.
@@ -62,6 +65,8 @@ class Config:
     propagation: str = "near_field"
     focus_to_sample: float | None = None
     padding: int = 10
+    slices: int = 1
+    slice_spacing: float | None = None
     probe_modes: int = 1
     model: dict[str, dict] = dataclasses.field(default_factory=dict)
     loss: str = "poisson"
@@ -104,7 +109,13 @@ class Config:
 SCHEMA: dict[str, dict[str, Any]] = {
     "": {"data": dict, "geometry": dict, "model": dict, "loss": dict, "fit": dict},
     "data": {"file": str},
-    "geometry": {"propagation": str, "focus_to_sample": float, "padding": int},
+    "geometry": {
+        "propagation": str,
+        "focus_to_sample": float,
+        "padding": int,
+        "slices": int,
+        "slice_spacing": float,
+    },
     "model": {"probe_modes": int, **{c: dict for c in COMPONENTS}},
     "loss": {"kind": str},
     "fit": {
@@ -162,6 +173,14 @@ def load_config(
             raise ReconstructError(
                 "config: geometry.focus_to_sample applies to the near field only"
             )
+    slices = _at_least(geometry.get("slices", 1), 1, "geometry.slices")
+    spacing = geometry.get("slice_spacing")
+    if spacing is not None:
+        spacing = _positive(spacing, "geometry.slice_spacing")
+    if slices > 1 and spacing is None:
+        raise ReconstructError(
+            f"config: geometry.slice_spacing (metres) is required with geometry.slices = {slices}"
+        )
     model = {}
     for c in COMPONENTS:
         if c in model_table or c in ("object", "probe", "positions"):
@@ -193,6 +212,8 @@ def load_config(
         propagation=propagation,
         focus_to_sample=focus,
         padding=_at_least(geometry.get("padding", 10), 0, "geometry.padding"),
+        slices=slices,
+        slice_spacing=spacing,
         probe_modes=_at_least(model_table.get("probe_modes", 1), 1, "model.probe_modes"),
         model=model,
         loss=_choice(raw.get("loss", {}).get("kind", "poisson"), LOSSES, "loss.kind"),

@@ -34,6 +34,8 @@ class Problem:
         frames: `(devices * share, rows, columns)` float32 counts, split along axis 0.
         valid: `(rows, columns)` bool, False at bad pixels.
         transfer: the near-field transfer function, or None in the far field.
+        slice_transfer: the transfer function between the slices of a multislice object, or
+            None for a thin one.
         n_frames: the real frames (the rest are padding).
         share: frames per device.
         loss: `"poisson"` or `"amplitude"`.
@@ -47,6 +49,7 @@ class Problem:
     share: int
     loss: str
     mesh: jax.sharding.Mesh
+    slice_transfer: jax.Array | None = None
 
     @property
     def devices(self) -> int:
@@ -54,7 +57,12 @@ class Problem:
 
 
 def make_problem(
-    frames: np.ndarray, valid: np.ndarray, transfer: np.ndarray | None, loss: str, devices: list
+    frames: np.ndarray,
+    valid: np.ndarray,
+    transfer: np.ndarray | None,
+    loss: str,
+    devices: list,
+    slice_transfer: np.ndarray | None = None,
 ) -> Problem:
     """Put `frames` on `devices`, padded to a multiple of their number with empty frames."""
     mesh = jax.sharding.Mesh(np.asarray(devices), (AXIS,))
@@ -73,6 +81,9 @@ def make_problem(
         share=share,
         loss=loss,
         mesh=mesh,
+        slice_transfer=None
+        if slice_transfer is None
+        else jax.device_put(np.asarray(slice_transfer, np.complex64), replicated),
     )
 
 
@@ -90,11 +101,16 @@ def minibatches(problem: Problem, batch_size: int, seed: int, epoch: int) -> np.
     return out.reshape(d, steps, per_device).transpose(1, 0, 2)
 
 
-def predict(arrays: dict, index: jax.Array, transfer: jax.Array | None) -> jax.Array:
+def predict(
+    arrays: dict,
+    index: jax.Array,
+    transfer: jax.Array | None,
+    slice_transfer: jax.Array | None = None,
+) -> jax.Array:
     """The intensities of frame `index` from resolved `arrays` (with `probe_spectrum`)."""
     bound = resolve_index_dependent_parameters(arrays, index)
     position = bound["positions"].at_current_index()
-    waves = exit_waves(arrays["object"], arrays["probe_spectrum"], position)
+    waves = exit_waves(arrays["object"], arrays["probe_spectrum"], position, slice_transfer)
     weight = bound["weights"].at_current_index() if "weights" in bound else None
     return intensities(detector_waves(waves, transfer, position), weight, arrays.get("background"))
 
@@ -122,7 +138,9 @@ def _local_sums(
     present = local >= 0
     local = jnp.where(present, local, 0)
     arrays = resolve(model, probe_scale)
-    predicted = jax.vmap(lambda i: predict(arrays, i, problem.transfer))(offset + local)
+    predicted = jax.vmap(lambda i: predict(arrays, i, problem.transfer, problem.slice_transfer))(
+        offset + local
+    )
     counts = frames[local]
     keep = present[:, None, None]
     loss = jnp.sum(jnp.where(keep, per_pixel(predicted, counts, problem.valid), 0.0))

@@ -19,9 +19,10 @@ def subpixel_split(position: Float[Array, "2"]) -> tuple[Array, Array]:
 
 
 def exit_waves(
-    obj: Complex[Array, "h w"],
+    obj: Complex[Array, "*s h w"],
     probe_spectrum: Complex[Array, "k p q"],
     position: Float[Array, "2"],
+    slice_transfer: Complex[Array, "p q"] | None = None,
 ) -> Complex[Array, "k p q"]:
     """The waves leaving the object, one per probe mode, where the probe's top-left corner
     sits at `position` (rows, columns; object pixels), on the grid of the object window.
@@ -30,11 +31,20 @@ def exit_waves(
     most half a pixel) through a Fourier shift, so the gradient reaches `position`.
     `probe_spectrum` is `fft2(probe)`, computed once for all frames of a batch: one inverse
     FFT per frame and mode makes the shifted probe.
+
+    A multislice object `(S, h, w)` (a stack of S slices, beam entering slice 0) multiplies
+    the wave by each slice's window in turn and propagates it between slices with
+    `slice_transfer` (the angular spectrum over the slice spacing): `S - 1` more FFT pairs.
     """
     whole, rest = subpixel_split(position)
-    window = jax.lax.dynamic_slice(obj, whole, probe_spectrum.shape[1:])
-    shifted = jnp.fft.ifft2(probe_spectrum * shift_ramp(probe_spectrum.shape[1:], rest))
-    return shifted * window
+    shape = probe_spectrum.shape[1:]
+    slices = obj if obj.ndim == 3 else obj[None]
+    wave = jnp.fft.ifft2(probe_spectrum * shift_ramp(shape, rest))
+    for s in range(slices.shape[0]):
+        if s:
+            wave = propagate_near(wave, slice_transfer)
+        wave = wave * jax.lax.dynamic_slice(slices[s], whole, shape)
+    return wave
 
 
 def detector_waves(

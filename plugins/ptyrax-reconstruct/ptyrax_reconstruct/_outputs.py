@@ -98,7 +98,8 @@ def scanned_region(result) -> tuple[slice, slice]:
     p, q = result.probe.shape[1:]
     low = np.floor(result.initial_positions.min(axis=0) + (np.array([p, q]) / 4))
     high = np.ceil(result.initial_positions.max(axis=0) + 3 * np.array([p, q]) / 4)
-    low, high = np.maximum(low, 0).astype(int), np.minimum(high, result.object.shape).astype(int)
+    low = np.maximum(low, 0).astype(int)
+    high = np.minimum(high, result.object.shape[-2:]).astype(int)
     return slice(low[0], high[0]), slice(low[1], high[1])
 
 
@@ -109,7 +110,9 @@ def _figure(path: pathlib.Path, result) -> None:
     import matplotlib.pyplot as plt
 
     rows, columns = scanned_region(result)
-    obj = result.object[rows, columns]
+    obj = result.object[..., rows, columns]
+    if obj.ndim == 3:  # a multislice object: its slices' product, the projected transmission
+        obj = np.prod(obj, axis=0)
     obj = obj * np.exp(-1j * np.angle(np.sum(obj)))  # the global phase is arbitrary
     pixel_um = result.geometry.pixel[1] * 1e6
     fig, axes = plt.subplots(2, 3, figsize=(13, 8.5))

@@ -10,6 +10,7 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 import ptyrax_core
@@ -33,7 +34,7 @@ class Result:
 
     Attributes:
         model: the fitted model (parametrizations), the probe at unit scale.
-        object: `(rows, columns)` complex64.
+        object: `(rows, columns)` complex64; `(slices, rows, columns)` for a multislice one.
         probe: `(modes, p, q)` complex64, in `sqrt(counts)`.
         positions: the probe's top-left corner on the object, `(N, 2)` pixels.
         initial_positions: the same, as read from the file.
@@ -68,7 +69,7 @@ class Result:
     @property
     def outside(self) -> int:
         corner = np.round(self.positions)
-        limit = np.array(self.object.shape) - np.array(self.probe.shape[1:])
+        limit = np.array(self.object.shape[-2:]) - np.array(self.probe.shape[1:])
         return int(np.sum(np.any((corner < 0) | (corner > limit), axis=1)))
 
 
@@ -137,10 +138,18 @@ def prepare(
     model = {
         c: build_component(c, spec, guesses[c], config.base_dir) for c, spec in config.model.items()
     }
+    slice_transfer = None
+    if config.slices > 1:  # a multislice object: a stack of the object, one member a slice
+        model["object"] = jax.tree.map(lambda x: jnp.stack([x] * config.slices), model["object"])
+        slice_transfer = angular_spectrum(
+            (rows, columns), geo.pixel, geo.wavelength, config.slice_spacing
+        )
     transfer = None
     if geo.propagation == "near_field":
         transfer = angular_spectrum((rows, columns), geo.pixel, geo.wavelength, geo.distance)
-    problem = make_problem(frames, valid, transfer, config.loss, available[:devices])
+    problem = make_problem(
+        frames, valid, transfer, config.loss, available[:devices], slice_transfer
+    )
     model = jax.device_put(
         model, jax.sharding.NamedSharding(problem.mesh, jax.sharding.PartitionSpec())
     )

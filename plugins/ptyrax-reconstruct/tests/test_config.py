@@ -282,3 +282,14 @@ def test_schema_lists_every_component():
     """rate_scale and start_epoch accept exactly the model's components."""
     assert set(SCHEMA["fit.rate_scale"]) == set(COMPONENTS) == set(SCHEMA["fit.start_epoch"])
     assert set(COMPONENTS) <= set(SCHEMA["model"])
+
+
+def test_a_multislice_object_needs_a_positive_slice_spacing():
+    config = load_config(_config(geometry={"slices": 3, "slice_spacing": 1e-6}))
+    assert config.slices == 3 and config.slice_spacing == 1e-6
+    _raises("geometry.slice_spacing .metres. is required", _config(geometry={"slices": 2}))
+    _raises(
+        "geometry.slice_spacing must be a positive number",
+        _config(geometry={"slices": 2, "slice_spacing": -1e-6}),
+    )
+    _raises("geometry.slices must be at least 1", _config(geometry={"slices": 0}))

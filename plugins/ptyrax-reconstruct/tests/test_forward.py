@@ -183,3 +183,23 @@ def test_weight_and_background_enter_as_weight_times_sum_plus_background():
         np.asarray(plain, np.float64) + np.asarray(background, np.float64),
         terms=2,
     )
+
+
+def test_a_multislice_object_multiplies_its_slices_and_propagates_between_them():
+    rng = np.random.default_rng(3)
+    slices = jnp.asarray(np.exp(1j * rng.normal(size=(3, 12, 12))), jnp.complex64)
+    probe = jnp.asarray(rng.normal(size=(1, 6, 6)) + 1j * rng.normal(size=(1, 6, 6)), jnp.complex64)
+    spectrum, position = jnp.fft.fft2(probe), jnp.array([2.0, 3.0])
+    # No distance between the slices: the slices act as their product, one thin object.
+    touching = exit_waves(slices, spectrum, position, jnp.ones((6, 6), jnp.complex64))
+    thin = exit_waves(jnp.prod(slices, axis=0), spectrum, position)
+    assert_close(touching, thin, terms=2 * 2 * 6 + 6)  # two FFT pairs of 36 px, products
+    # Apart by z: propagate between the slices, closed form on the windows.
+    transfer = jnp.asarray(angular_spectrum((6, 6), (1e-7, 1e-7), 1e-10, 5e-6))
+    apart = exit_waves(slices, spectrum, position, transfer)
+    windows = slices[:, 2:8, 3:9]
+    wave = probe * windows[0]
+    for s in (1, 2):
+        wave = jnp.fft.ifft2(jnp.fft.fft2(wave) * transfer) * windows[s]
+    assert_close(apart, wave, terms=3 * 2 * 6 + 6)
+    assert not np.allclose(apart, touching)  # the spacing matters

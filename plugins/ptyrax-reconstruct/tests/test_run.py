@@ -174,3 +174,17 @@ def test_a_simulated_far_field_cxi_file_reconstructs_its_known_object(tmp_path):
     low, high = padding + probe_size // 2, padding + probe_size // 2 + (grid - 1) * step
     scanned[low:high, low:high] = True
     assert phase_score(result.object[:size, :size], obj, scanned).rmse <= 0.1
+
+
+def test_a_multislice_object_reconstructs_the_shipped_scan(tmp_path):
+    config = dataclasses.replace(
+        load_config(
+            short_config(tmp_path, stages=[{"epochs": 2, "learning_rate": 0.04, "batch_size": 50}])
+        ),
+        slices=2,
+        slice_spacing=2e-6,
+    )
+    result = reconstruct(config, out=tmp_path / "out")
+    assert result.object.shape[0] == 2 and result.epoch_loss[-1] < result.epoch_loss[0]
+    with h5py.File(tmp_path / "out" / "reconstruction.h5") as f:
+        assert f["object"].shape == result.object.shape
