@@ -12,6 +12,8 @@ REGISTRY_NAMES: dict[str, tuple[str, ...]] = {
     "ptyrax-support": ("probe_support",),
     "ptyrax-bounded": ("bounded_amplitude_phase",),
     "ptyrax-nonnegative": ("non_negative",),
+    "ptyrax-probe-modes": ("orthogonal_modes",),
+    "ptyrax-affine-scan": ("affine_positions",),
 }
 """Distribution -> the registry names of its parametrizations."""
 
@@ -36,6 +38,8 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     "ptyrax-support": ("ProbeSupportArrayParametrization",),
     "ptyrax-bounded": ("BoundedAmplitudePhaseArrayParametrization",),
     "ptyrax-nonnegative": ("NonNegativeArrayParametrization",),
+    "ptyrax-probe-modes": ("OrthogonalModesArrayParametrization",),
+    "ptyrax-affine-scan": ("AffinePositionsParameter",),
 }
 """Distribution -> the public names it exports (classes and helper functions)."""
 

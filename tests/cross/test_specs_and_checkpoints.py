@@ -141,6 +141,22 @@ SPECS = {
         {"type": "non_negative", "initial_data": [[0.5, 2.0, 0.1], [1.0, 4.0, 9.0]]},
         lambda: P.NonNegativeArrayParametrization(jnp.array([[0.5, 2.0, 0.1], [1.0, 4.0, 9.0]])),
     ),
+    "orthogonal_modes": (
+        {
+            "type": "orthogonal_modes",
+            "initial_modes": {
+                "init": "normal",
+                "shape": [2, 3, 4],
+                "seed": 7,
+                "dtype": "complex64",
+            },
+        },
+        lambda: P.OrthogonalModesArrayParametrization(normal(7, (2, 3, 4), jnp.complex64)),
+    ),
+    "affine_positions": (
+        {"type": "affine_positions", "nominal": [[0.0, 0.0], [0, 2.5], [3, 0.5]], "offsets": True},
+        lambda: P.AffinePositionsParameter(jnp.array([[0.0, 0.0], [0, 2.5], [3, 0.5]]), True),
+    ),
 }
 
 # A wrong shape for each registry name, and the argument the error must name.
@@ -156,6 +172,8 @@ WRONG_SHAPES = {
     "probe_support": ({"data_or_initializer": [[1.0, 2.0]], "support": [1, 0, 1]}, "support"),
     "bounded_amplitude_phase": ({"initial_data": [1.0], "a_min": [0.0, 0.1]}, "a_min"),
     "non_negative": ({"initial_data": [[1.0, -2.0]]}, "initial_data"),
+    "orthogonal_modes": ({"initial_modes": [1.0, 2.0]}, "initial_modes"),
+    "affine_positions": ({"nominal": [[1.0, 2.0, 3.0]]}, "nominal"),
 }
 
 FIRST_PARTY = {"direct", "index_slice", *(n for names in REGISTRY_NAMES.values() for n in names)}
@@ -280,7 +298,9 @@ def test_a_whole_model_from_a_file_trains_the_same_after_a_checkpoint(tmp_path):
         m = resolve_parametrizations(m, 1)
         total = jnp.sum(jnp.abs(m["index_slice"].at_current_index()["frames"]))
         for case in SPECS:
-            if case != "index_slice":
+            if case == "affine_positions":  # index-dependent too: bound at index 1
+                total = total + jnp.sum(jnp.abs(m[case].at_current_index()))
+            elif case != "index_slice":
                 total = total + jnp.sum(jnp.abs(m[case]))
         return total
 

@@ -205,6 +205,13 @@ class Fitter:
             check_vma=False,
         )(params, problem.frames, local_batch)
 
+    def _centre(self, u: jax.Array) -> jax.Array:
+        """`u` less its mean over the frames, for a per-frame array `(frames, 2)`; other arrays
+        (an affine scan's matrix and shift, say) as they are."""
+        if u.shape == (self.problem.n_frames, 2):
+            return u - jnp.mean(u, axis=0)
+        return u
+
     def _epoch_impl(self, params, state, rates, batches):
         def step(carry, batch):
             params, state = carry
@@ -214,7 +221,7 @@ class Fitter:
             updates = {k: jax.tree.map(lambda u, k=k: -rates[k] * u, v) for k, v in updates.items()}
             for k in self.centred:
                 if k in updates:  # a common shift of every position is a shift of the object
-                    updates[k] = jax.tree.map(lambda u: u - jnp.mean(u, axis=0), updates[k])
+                    updates[k] = jax.tree.map(self._centre, updates[k])
             return (optax.apply_updates(params, updates), state), sums
 
         (params, state), sums = jax.lax.scan(step, (params, state), batches)
