@@ -12,7 +12,7 @@ import ptyrax_core
 
 
 class AffinePositionsParameter(ptyrax_core.IndexDependentParameter[jax.Array]):
-    """Scan positions as an affine transform of the nominal ones: `matrix @ nominal[i] + shift`.
+    """Scan positions as an affine transform of the nominal ones, about the scan's centre.
 
     A scan's positions are usually off by a global error (stage drift, a small rotation of the
     scan axes, a scale error of the stage or of the pixel size) plus small errors of each
@@ -21,10 +21,22 @@ class AffinePositionsParameter(ptyrax_core.IndexDependentParameter[jax.Array]):
     PtyPy and cdtools constrain position refinement in the same spirit). Optional per-position
     `offsets` add the local errors on top, once the global ones are found.
 
-    The value at index `i` is `matrix @ nominal[i] + shift + offsets[i]`, shape `(2,)` (rows,
-    columns, in pixels); `all` gives every position, shape `(N, 2)`. `nominal` is frozen: its
-    gradient is stopped and it is listed in `frozen_fields`. `matrix` starts at the identity
-    and `shift` at 0, so a new parameter gives the nominal positions back.
+    The value at index `i`, shape `(2,)` (rows, columns, in pixels), is
+
+        centre + matrix @ (nominal[i] - centre) + shift + offsets[i],
+        matrix = identity + deformation / radius,
+
+    (computed as `nominal[i]` plus the corrections, so a new parameter gives it back exactly)
+    with `centre` the mean nominal position and `radius` the largest distance of one from
+    it (1 for a single position). `all` gives every position, shape `(N, 2)`. Every trainable
+    number is in pixels, at the scale a gradient step expects: a change of 1 in `shift` or
+    `offsets` moves positions by 1 pixel, and one in `deformation` moves the farthest
+    position by at most 1 pixel. So one learning rate suits them all (a plain `matrix` of
+    `matrix @ nominal[i] + shift` would move a position 100 pixels from the origin 100 times
+    faster than its `shift`).
+
+    `nominal` is frozen: its gradient is stopped and it is listed in `frozen_fields`.
+    `deformation` and `shift` start at 0, so a new parameter gives the nominal positions back.
 
     Arguments:
         nominal: the nominal positions, a real array of shape `(N, 2)`, `N >= 1` (JAX or NumPy;
@@ -34,8 +46,8 @@ class AffinePositionsParameter(ptyrax_core.IndexDependentParameter[jax.Array]):
 
     Attributes:
         nominal: the frozen `(N, 2)` positions the transform applies to.
-        matrix: the trainable `(2, 2)` matrix, identity to start.
-        shift: the trainable `(2,)` shift, 0 to start.
+        deformation: the trainable `(2, 2)` change of `matrix`, times `radius`: pixels.
+        shift: the trainable `(2,)` move of the scan's centre, pixels; 0 to start.
         offsets: the trainable `(N, 2)` per-position offsets, 0 to start; None without them.
 
     Raises:
@@ -50,12 +62,14 @@ class AffinePositionsParameter(ptyrax_core.IndexDependentParameter[jax.Array]):
         >>> positions = AffinePositionsParameter(nominal)
         >>> positions.n, positions.at_index(3)
         (4, Array([10., 10.], dtype=float32))
-        >>> grads = jax.grad(lambda p: p.at_index(1)[0])(positions)  # d row_1 / d parameters
-        >>> grads.matrix, grads.shift
-        (Array([[ 0., 10.],
-               [ 0.,  0.]], dtype=float32), Array([1., 0.], dtype=float32))
+        >>> positions.centre, positions.radius  # sqrt(5**2 + 5**2)
+        (Array([5., 5.], dtype=float32), Array(7.071068, dtype=float32))
+        >>> grads = jax.grad(lambda p: p.at_index(3)[0])(positions)  # d row_3 / d parameters
+        >>> grads.deformation.round(4), grads.shift  # the farthest position: at most 1
+        (Array([[0.7071, 0.7071],
+               [0.    , 0.    ]], dtype=float32), Array([1., 0.], dtype=float32))
         >>> drifted = positions.with_array(nominal * 1.01 + jnp.array([0.5, -1.0]))
-        >>> drifted.matrix.round(4), drifted.shift.round(4)
+        >>> drifted.matrix.round(4), drifted.translation.round(4)  # as matrix @ nominal + t
         (Array([[1.01, 0.  ],
                [0.  , 1.01]], dtype=float32), Array([ 0.5, -1. ], dtype=float32))
     """
@@ -63,7 +77,7 @@ class AffinePositionsParameter(ptyrax_core.IndexDependentParameter[jax.Array]):
     registry_name: ClassVar[str] = "affine_positions"
     frozen_fields: ClassVar[tuple[str, ...]] = ("nominal",)
     nominal: Float[Array, "*stack n 2"]
-    matrix: Float[Array, "*stack 2 2"]
+    deformation: Float[Array, "*stack 2 2"]
     shift: Float[Array, "*stack 2"]
     offsets: Float[Array, "*stack n 2"] | None
 
@@ -91,7 +105,7 @@ class AffinePositionsParameter(ptyrax_core.IndexDependentParameter[jax.Array]):
                     f"nominal must be finite; got {np.asarray(data)[index]} at index {index}."
                 )
         self.nominal = data
-        self.matrix = jnp.eye(2, dtype=data.dtype)
+        self.deformation = jnp.zeros((2, 2), data.dtype)
         self.shift = jnp.zeros(2, data.dtype)
         self.offsets = jnp.zeros_like(data) if offsets else None
 
@@ -122,23 +136,52 @@ class AffinePositionsParameter(ptyrax_core.IndexDependentParameter[jax.Array]):
             raise IndexError(f"index {index} is out of range for {n} positions.")
         return self._positions(index)
 
+    @property
+    def centre(self) -> Float[Array, "*stack 2"]:
+        """The mean nominal position, `(2,)`: the point the transform turns about."""
+        return jnp.mean(jax.lax.stop_gradient(self.nominal), axis=-2)
+
+    @property
+    def radius(self) -> Float[Array, "*stack"]:
+        """The largest distance of a nominal position from `centre` (1 if all are there)."""
+        away = jax.lax.stop_gradient(self.nominal) - self.centre[..., None, :]
+        radius = jnp.sqrt(jnp.max(jnp.sum(away * away, axis=-1), axis=-1))
+        return jnp.where(radius > 0, radius, jnp.ones_like(radius))
+
+    @property
+    def matrix(self) -> Float[Array, "*stack 2 2"]:
+        """The transform's matrix, `identity + deformation / radius`."""
+        identity = jnp.eye(2, dtype=self.deformation.dtype)
+        return identity + self.deformation / self.radius[..., None, None]
+
+    @property
+    def translation(self) -> Float[Array, "*stack 2"]:
+        """The same transform written as `matrix @ nominal[i] + translation` (plus offsets)."""
+        return self.shift - _apply(self.matrix - jnp.eye(2, dtype=self.shift.dtype), self.centre)
+
     def _positions(self, index: Any) -> jax.Array:
-        """The positions at `index` (an index or a slice) of the index axis."""
+        """The positions at `index` (an index or a slice) of the index axis:
+        `nominal + (deformation / radius) @ (nominal - centre) + shift (+ offsets)`, the
+        small corrections added to `nominal` (a new parameter gives it back exactly)."""
         at = (slice(None),) * len(self.stack_shape) + (index,)  # a stack's axes come first
         nominal = jax.lax.stop_gradient(self.nominal)[at]
+        change = self.deformation / self.radius[..., None, None]
+        centre, shift = self.centre, self.shift
         if isinstance(index, slice):  # (..., N, 2): the transform broadcast over positions
-            matrix, shift = self.matrix[..., None, :, :], self.shift[..., None, :]
-        else:
-            matrix, shift = self.matrix, self.shift
-        # matrix @ nominal as products and a sum: the same rounding on every backend
-        value = jnp.sum(matrix * nominal[..., None, :], axis=-1) + shift
+            change, centre, shift = (
+                change[..., None, :, :],
+                centre[..., None, :],
+                shift[..., None, :],
+            )
+        value = nominal + _apply(change, nominal - centre) + shift
         return value if self.offsets is None else value + self.offsets[at]
 
     def with_array(self, target: ptyrax_core.HostOrDeviceArray) -> Self:
         """A copy whose positions are the least-squares affine fit of `target`, shape `(N, 2)`.
 
-        Solves `[nominal, 1] @ [matrix.T; shift] ~ target` by least squares (`jnp.linalg.lstsq`,
-        in the dtype of the parameter, under `jax.jit` too). Without offsets the result is the
+        Solves `[nominal - centre, 1] @ [(matrix - identity).T; shift] ~ target - nominal` by
+        least squares (`jnp.linalg.lstsq`, in the dtype of the parameter, under `jax.jit`
+        too). Without offsets the result is the
         projection of `target` onto the affine transforms of `nominal`: the residual is
         orthogonal to the columns of `[nominal, 1]`. With offsets, the residual goes into
         `offsets`, so the copy's `all` is `target` up to round-off.
@@ -176,14 +219,17 @@ class AffinePositionsParameter(ptyrax_core.IndexDependentParameter[jax.Array]):
             # Fit the correction to the identity, about the centre of the scan: small numbers,
             # the ones column orthogonal to the others, and a minimum-norm solution that keeps
             # the identity in directions the scan does not span.
-            centre = jnp.mean(nominal, axis=0)
-            a = jnp.concatenate([nominal - centre, jnp.ones_like(nominal[:, :1])], axis=1)
-            solution = jnp.linalg.lstsq(a, data - nominal)[0]  # (3, 2): [correction.T; shift']
-        correction = solution[:2].T
-        matrix = jnp.eye(2, dtype=nominal.dtype) + correction
-        shift = solution[2] - jnp.sum(correction * centre, axis=-1)
-        fitted = eqx.tree_at(lambda p: (p.matrix, p.shift), self, (matrix, shift))
+            a = jnp.concatenate([nominal - self.centre, jnp.ones_like(nominal[:, :1])], axis=1)
+            solution = jnp.linalg.lstsq(a, data - nominal)[0]  # (3, 2): [correction.T; shift]
+        deformation = solution[:2].T * self.radius
+        fitted = eqx.tree_at(lambda p: (p.deformation, p.shift), self, (deformation, solution[2]))
         if self.offsets is None:
             return fitted
         zero = eqx.tree_at(lambda p: p.offsets, fitted, jnp.zeros_like(self.offsets))
         return eqx.tree_at(lambda p: p.offsets, fitted, data - zero.all)
+
+
+def _apply(matrix: jax.Array, vectors: jax.Array) -> jax.Array:
+    """`matrix @ vectors` over the last axes, as products and a sum: the same rounding on
+    every backend."""
+    return jnp.sum(matrix * vectors[..., None, :], axis=-1)

@@ -23,19 +23,30 @@ def normal(shape, seed=0):
     return jax.random.normal(jax.random.PRNGKey(seed), shape)
 
 
+def _centred(nominal):
+    """`nominal - centre` and `radius`, in float64."""
+    wide = np.asarray(nominal, np.float64)
+    away = wide - wide.mean(axis=0)
+    return away, np.sqrt((away**2).sum(axis=1).max())
+
+
 def trained(offsets=False):
-    """A parameter with nontrivial matrix, shift (and offsets)."""
+    """A parameter with nontrivial deformation (MATRIX about the centre), shift (and offsets)."""
     p = Affine(NOMINAL, offsets=offsets)
-    p = eqx.tree_at(lambda p: (p.matrix, p.shift), p, (MATRIX, SHIFT))
+    _, radius = _centred(NOMINAL)
+    deformation = jnp.asarray((np.asarray(MATRIX, np.float64) - np.eye(2)) * radius, jnp.float32)
+    p = eqx.tree_at(lambda p: (p.deformation, p.shift), p, (deformation, SHIFT))
     if offsets:
         p = eqx.tree_at(lambda p: p.offsets, p, 0.1 * normal((N, 2), 1))
     return p
 
 
 def closed_form(p):
-    """matrix @ nominal[i] + shift + offsets[i], in float64."""
+    """nominal[i] + (deformation / radius) @ (nominal[i] - centre) + shift + offsets[i], in
+    float64."""
     wide = lambda x: np.asarray(x, np.float64)  # noqa: E731
-    out = wide(p.nominal) @ wide(p.matrix).T + wide(p.shift)
+    away, radius = _centred(p.nominal)
+    out = wide(p.nominal) + away @ (wide(p.deformation) / radius).T + wide(p.shift)
     return out if p.offsets is None else out + wide(p.offsets)
 
 
@@ -47,6 +58,7 @@ def test_identity_start_gives_nominal():
         p = Affine(NOMINAL, offsets=offsets)
         assert p.n == N and p.has_offsets is offsets
         assert jnp.array_equal(p.matrix, jnp.eye(2)) and jnp.array_equal(p.shift, jnp.zeros(2))
+        assert jnp.array_equal(p.deformation, jnp.zeros((2, 2)))
         assert jnp.array_equal(p.all, NOMINAL)
         assert all(jnp.array_equal(p.at_index(i), NOMINAL[i]) for i in range(N))
     assert Affine(NOMINAL).offsets is None
@@ -87,12 +99,13 @@ def test_out_of_range_or_non_integer_index():
 def test_gradients_match_the_closed_form(offsets):
     p = trained(offsets)
     w = normal((N, 2), 2)
-    wide_w, wide_nominal = np.asarray(w, np.float64), np.asarray(NOMINAL, np.float64)
+    wide_w = np.asarray(w, np.float64)
+    away, radius = _centred(NOMINAL)
     grad = jax.grad(lambda p: jnp.sum(w * p.all))
     for g in (grad(p), jax.jit(grad)(p)):
-        # d/dmatrix sum(w * (nominal @ matrix.T)) = w.T @ nominal: N products summed
-        scale = float((np.abs(wide_w).T @ np.abs(wide_nominal)).max())
-        assert_close(g.matrix, wide_w.T @ wide_nominal, terms=N, scale=scale)
+        # d/ddeformation sum(w * (away @ deformation.T / radius)) = w.T @ away / radius
+        scale = float((np.abs(wide_w).T @ np.abs(away)).max() / radius)
+        assert_close(g.deformation, wide_w.T @ away / radius, terms=2 * N, scale=scale)
         assert_close(g.shift, wide_w.sum(axis=0), terms=N, scale=float(np.abs(wide_w).sum()))
         assert jnp.array_equal(g.nominal, jnp.zeros_like(NOMINAL))  # frozen
         if offsets:
@@ -101,15 +114,39 @@ def test_gradients_match_the_closed_form(offsets):
             assert g.offsets is None
 
 
+def test_one_step_moves_no_position_more_than_a_pixel():
+    """Every trainable number is in pixels: a deformation of unit (Frobenius) norm moves the
+    farthest position by at most 1 pixel, wherever the scan lies; 1 when aimed at it."""
+    for nominal in (NOMINAL, NOMINAL + 1000.0):  # the same scan, far from the origin
+        p = Affine(nominal)
+        away, radius = _centred(nominal)
+        far = away[np.argmax((away**2).sum(axis=1))] / radius
+        aimed = np.outer([0.6, 0.8], far)  # unit norm, along the farthest position
+        units = [jnp.zeros(4).at[k].set(1.0).reshape(2, 2) for k in range(4)]
+        for unit in [*units, jnp.asarray(aimed, jnp.float32)]:
+            moved = eqx.tree_at(lambda p: p.deformation, p, unit).all - nominal
+            farthest = float(jnp.max(jnp.linalg.norm(moved, axis=1)))
+            assert farthest <= 1.0 + rounding_tolerance(jnp.float32, terms=8, scale=1000.0)
+        assert_close(np.float32(farthest), 1.0, terms=8, scale=1000.0)  # the aimed one
+
+
 def test_gradient_at_one_index():
     p = trained(offsets=True)
     w = jnp.array([0.3, -2.0])
     g = jax.grad(lambda p, i: jnp.sum(w * p.at_index(i)))(p, 4)
-    assert_close(g.matrix, np.outer(w, NOMINAL[4]))
+    away, radius = _centred(NOMINAL)
+    assert_close(g.deformation, np.outer(w, away[4]) / radius, terms=4)
     assert jnp.array_equal(g.shift, w)
     assert jnp.array_equal(g.offsets, jnp.zeros((N, 2)).at[4].set(w))
     assert not jnp.any(g.nominal)
     assert Affine.frozen_fields == ("nominal",)
+
+
+def test_matrix_and_translation_are_the_same_transform():
+    p = trained(offsets=False)
+    wide = np.asarray(NOMINAL, np.float64) @ np.asarray(p.matrix, np.float64).T
+    assert_close(p.matrix, np.asarray(MATRIX, np.float64), terms=4)
+    assert_close(p.all, wide + np.asarray(p.translation, np.float64), terms=8, scale=8.0)
 
 
 # --- with_array -------------------------------------------------------------------------------
@@ -128,15 +165,15 @@ def test_with_array_recovers_an_affine_transform():
         nominal = jnp.asarray(np.asarray(NOMINAL, np.float64))
         wide_target = np.asarray(nominal) @ np.asarray(MATRIX, np.float64).T + np.asarray(SHIFT)
         q = Affine(nominal).with_array(wide_target)
-        assert q.matrix.dtype == jnp.float64
+        assert q.matrix.dtype == q.deformation.dtype == jnp.float64
         terms = _fit_terms(np.asarray(nominal))
         assert_close(q.matrix, np.asarray(MATRIX, np.float64), terms=terms, scale=8.0)
-        assert_close(q.shift, np.asarray(SHIFT, np.float64), terms=terms, scale=8.0)
+        assert_close(q.translation, np.asarray(SHIFT, np.float64), terms=terms, scale=8.0)
     q = Affine(NOMINAL).with_array(target)  # float32: the same to float32 rounding
     assert q.matrix.dtype == q.shift.dtype == jnp.float32
     terms = _fit_terms(np.asarray(NOMINAL, np.float64))
     assert_close(q.matrix, np.asarray(MATRIX, np.float64), terms=terms, scale=8.0)
-    assert_close(q.shift, np.asarray(SHIFT, np.float64), terms=terms, scale=8.0)
+    assert_close(q.translation, np.asarray(SHIFT, np.float64), terms=terms, scale=8.0)
     q = Affine(NOMINAL, offsets=True).with_array(target)
     assert_close(q.offsets, np.zeros((N, 2)), terms=terms, scale=8.0)  # nothing left over
 

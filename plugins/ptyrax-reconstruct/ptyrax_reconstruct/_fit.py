@@ -18,7 +18,12 @@ import numpy as np
 import optax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from ptyrax_core import resolve_array_parametrizations, resolve_index_dependent_parameters
+from ptyrax_core import (
+    BoundSliceParameter,
+    IndexDependentParameter,
+    resolve_array_parametrizations,
+    resolve_index_dependent_parameters,
+)
 
 from ._forward import detector_waves, exit_waves, intensities
 from ._loss import loss_function, poisson_deviance
@@ -107,18 +112,38 @@ def predict(
     transfer: jax.Array | None,
     slice_transfer: jax.Array | None = None,
 ) -> jax.Array:
-    """The intensities of frame `index` from resolved `arrays` (with `probe_spectrum`)."""
+    """The intensities of frame `index` from resolved `arrays` (from `resolve`).
+
+    Every index-dependent component is read at `index`: positions and weights, and also the
+    probe (per-position probes: its spectrum is then one FFT a frame and mode), the object
+    or the background where the model makes them index-dependent.
+    """
     bound = resolve_index_dependent_parameters(arrays, index)
-    position = bound["positions"].at_current_index()
-    waves = exit_waves(arrays["object"], arrays["probe_spectrum"], position, slice_transfer)
-    weight = bound["weights"].at_current_index() if "weights" in bound else None
-    return intensities(detector_waves(waves, transfer, position), weight, arrays.get("background"))
+    position = _at(bound, "positions")
+    spectrum = arrays.get("probe_spectrum")
+    if spectrum is None:  # a probe per position, at unit scale
+        probe = _at(bound, "probe")
+        spectrum = jnp.fft.fft2(probe if probe.ndim == 3 else probe[None]) * arrays["probe_scale"]
+    waves = exit_waves(_at(bound, "object"), spectrum, position, slice_transfer)
+    return intensities(
+        detector_waves(waves, transfer, position), _at(bound, "weights"), _at(bound, "background")
+    )
+
+
+def _at(bound: dict, name: str) -> Any:
+    """Component `name` of a model bound at an index: its value there (None if absent)."""
+    x = bound.get(name)
+    return x.at_current_index() if isinstance(x, BoundSliceParameter) else x
 
 
 def resolve(model: dict, probe_scale: float = 1.0) -> dict:
     """The model's arrays, with the probe as modes `(K, P, Q)` times `probe_scale` (the model
-    holds it at unit scale) and its spectrum, once per batch."""
+    holds it at unit scale) and its spectrum, once per batch. A per-position probe (an
+    index-dependent one) stays a parameter, read in `predict` with `probe_scale`."""
     arrays = dict(resolve_array_parametrizations(model))
+    if isinstance(arrays["probe"], IndexDependentParameter):
+        arrays["probe_scale"] = jnp.float32(probe_scale)
+        return arrays
     probe = arrays["probe"] * probe_scale
     arrays["probe"] = probe if probe.ndim == 3 else probe[None]
     arrays["probe_spectrum"] = jnp.fft.fft2(arrays["probe"])
@@ -158,6 +183,11 @@ class Fitter:
     `epoch(params, state, rates, batches)` runs one epoch of Adam steps and returns the new
     params and state and `(loss_sum, deviance_sum, lit_pixels)` over the epoch's frames.
     `rates` maps each component to its learning rate for the epoch (0 holds it still).
+
+    The components in `lazy` (the index-dependent ones: one value per frame) take lazy Adam
+    steps: a frame's values move, and their moments change, only in the steps whose minibatch
+    holds the frame. Plain Adam would go on moving them on their momentum for the steps after
+    (each frame is in one minibatch of an epoch): a free probe per frame diverges that way.
     """
 
     def __init__(
@@ -166,11 +196,13 @@ class Fitter:
         static: dict,
         probe_scale: float = 1.0,
         centred: tuple[str, ...] = ("positions",),
+        lazy: tuple[str, ...] = (),
     ):
         self.problem = problem
         self.static = static
         self.probe_scale = probe_scale
         self.centred = centred
+        self.lazy = lazy
         self.pixels_per_frame = int(np.sum(np.asarray(problem.valid)))
         self.adam = optax.scale_by_adam()
         self._epoch = jax.jit(self._epoch_impl, donate_argnums=(0, 1))
@@ -205,6 +237,18 @@ class Fitter:
             check_vma=False,
         )(params, problem.frames, local_batch)
 
+    def _lazy(self, grads, state, updates, new_state):
+        """Lazy Adam for the index-dependent components: an element whose gradient is 0 (its
+        frame was not in the minibatch) keeps its moments and does not move."""
+        updates, mu, nu = dict(updates), dict(new_state.mu), dict(new_state.nu)
+        for k in self.lazy:
+            seen = jax.tree.map(lambda g: g != 0, grads[k])
+            keep = lambda new, old, seen: jnp.where(seen, new, old)  # noqa: E731
+            updates[k] = jax.tree.map(lambda u, m: jnp.where(m, u, 0), updates[k], seen)
+            mu[k] = jax.tree.map(keep, mu[k], state.mu[k], seen)
+            nu[k] = jax.tree.map(keep, nu[k], state.nu[k], seen)
+        return updates, new_state._replace(mu=mu, nu=nu)
+
     def _centre(self, u: jax.Array) -> jax.Array:
         """`u` less its mean over the frames, for a per-frame array `(frames, 2)`; other arrays
         (an affine scan's matrix and shift, say) as they are."""
@@ -217,7 +261,10 @@ class Fitter:
             params, state = carry
             grads, sums = self._sharded_sums(params, batch, grad=True)
             grads = jax.tree.map(jnp.conj, grads)  # JAX gives the conjugate for complex leaves
-            updates, state = self.adam.update(grads, state, params)
+            updates, new_state = self.adam.update(grads, state, params)
+            if self.lazy:
+                updates, new_state = self._lazy(grads, state, updates, new_state)
+            state = new_state
             updates = {k: jax.tree.map(lambda u, k=k: -rates[k] * u, v) for k, v in updates.items()}
             for k in self.centred:
                 if k in updates:  # a common shift of every position is a shift of the object

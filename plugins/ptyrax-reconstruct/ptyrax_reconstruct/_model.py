@@ -5,6 +5,9 @@ the constructor's first argument when the spec leaves it out: the guess's shape 
 argument is `output_shape`, else the guess itself (an array); then `with_array(guess)`
 puts the engine's initial guess in (or its projection onto what the parametrization can
 represent: the angle for a phase-only object, say).
+
+A shared component (object, probe, background) whose type is index-dependent (per-position
+probes, say) gets the guess at every frame: `(frames, *shape)`.
 """
 
 import inspect
@@ -18,13 +21,18 @@ import ptyrax_core
 from ._errors import ReconstructError
 
 
-def build_component(name: str, spec: dict, guess: np.ndarray, base_dir) -> Any:
-    """Build the component `name` from `spec`, started at `guess`."""
+def build_component(
+    name: str, spec: dict, guess: np.ndarray, base_dir, frames: int | None = None
+) -> Any:
+    """Build the component `name` from `spec`, started at `guess`; `frames` for a shared
+    guess (one for every frame), to give an index-dependent type the guess at each frame."""
     kind = spec["type"]
     try:
         cls = ptyrax_core.registry.get(kind)
     except KeyError as e:
         raise ReconstructError(f"config: model.{name}.type: {_one_line(e)}") from None
+    if frames is not None and issubclass(cls, ptyrax_core.IndexDependentParameter):
+        guess = np.broadcast_to(guess, (frames, *guess.shape))
     spec = dict(spec)
     first = _first_argument(cls)
     if first is not None and first not in spec:

@@ -51,6 +51,7 @@ def metrics(result, devices: int) -> dict:
         "frames": len(result.positions),
         "object_shape": list(result.object.shape),
         "probe_modes": int(result.probe.shape[0]),
+        "per_position_probes": result.probes is not None,
         "object_pixel_m": list(result.geometry.pixel),
         "propagation": result.geometry.propagation,
         "magnification": result.geometry.magnification,
@@ -72,7 +73,9 @@ def metrics(result, devices: int) -> dict:
 def write_arrays(path: pathlib.Path, result) -> None:
     """The reconstruction as HDF5: `object`, `probe` (modes first), `translations` (refined,
     metres), `initial_translations`, `positions_px` (the probe's corner on the object),
-    `object_pixel_size` (metres, rows and columns), and `background`, `weights` if fitted."""
+    `object_pixel_size` (metres, rows and columns), and `background`, `weights` if fitted,
+    `probes` (every frame's, `(N, modes, p, q)`) for per-position probes (`probe` is their
+    mean then)."""
     import h5py
 
     with h5py.File(path, "w") as f:
@@ -85,7 +88,7 @@ def write_arrays(path: pathlib.Path, result) -> None:
         f["positions_px"] = result.positions
         f["object_pixel_size"] = np.asarray(result.geometry.pixel)
         f["wavelength"] = result.geometry.wavelength
-        for name in ("background", "weights"):
+        for name in ("background", "weights", "probes"):
             if getattr(result, name) is not None:
                 f[name] = getattr(result, name)
         f["epoch_loss"] = np.asarray(result.epoch_loss)

@@ -35,7 +35,9 @@ class Result:
     Attributes:
         model: the fitted model (parametrizations), the probe at unit scale.
         object: `(rows, columns)` complex64; `(slices, rows, columns)` for a multislice one.
-        probe: `(modes, p, q)` complex64, in `sqrt(counts)`.
+        probe: `(modes, p, q)` complex64, in `sqrt(counts)`; with per-position probes,
+            their mean over the frames.
+        probes: the per-position probes `(N, modes, p, q)`, or None for a shared probe.
         positions: the probe's top-left corner on the object, `(N, 2)` pixels.
         initial_positions: the same, as read from the file.
         translations: the refined sample translations, `(N, 3)` metres.
@@ -65,6 +67,7 @@ class Result:
     final_deviance: float
     final_loss: float
     config: Config
+    probes: np.ndarray | None = None
 
     @property
     def outside(self) -> int:
@@ -135,8 +138,10 @@ def prepare(
                 f"{np.shape(guesses.get(name))}; got shape {np.shape(guess)}"
             )
         guesses[name] = np.asarray(guess, guesses[name].dtype)
+    shared = ("object", "probe", "background")  # the rest have one guess per frame
     model = {
-        c: build_component(c, spec, guesses[c], config.base_dir) for c, spec in config.model.items()
+        c: build_component(c, spec, guesses[c], config.base_dir, n if c in shared else None)
+        for c, spec in config.model.items()
     }
     slice_transfer = None
     if config.slices > 1:  # a multislice object: a stack of the object, one member a slice
@@ -154,7 +159,8 @@ def prepare(
         model, jax.sharding.NamedSharding(problem.mesh, jax.sharding.PartitionSpec())
     )
     params, static = eqx.partition(model, eqx.is_inexact_array)
-    fitter = Fitter(problem, static, probe_scale=scale)
+    lazy = tuple(c for c, x in model.items() if isinstance(x, ptyrax_core.IndexDependentParameter))
+    fitter = Fitter(problem, static, probe_scale=scale, lazy=lazy)
     return _Setup(config, scan, geo, fitter, params, static, scale, positions)
 
 
@@ -231,12 +237,17 @@ def _result(
     model = eqx.combine(params, setup.static)
     arrays = jax.device_get(ptyrax_core.resolve_parametrizations(model))
     probe = np.asarray(arrays["probe"]) * setup.probe_scale
+    probes = None
+    if isinstance(model["probe"], ptyrax_core.IndexDependentParameter):  # one per frame
+        probes = probe if probe.ndim == 4 else probe[:, None]
+        probe = probes.mean(axis=0)
     positions = np.asarray(arrays["positions"], np.float64)
     initial = setup.initial_positions
     return Result(
         model=model,
         object=np.asarray(arrays["object"]),
         probe=probe if probe.ndim == 3 else probe[None],
+        probes=probes,
         positions=positions,
         initial_positions=initial,
         translations=setup.scan.translations + setup.geometry.to_metres(positions - initial),

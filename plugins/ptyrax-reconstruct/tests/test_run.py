@@ -23,6 +23,7 @@ from ptyrax_reconstruct import (
 
 import ptyrax_core
 from ptyrax_core.cli import main
+from ptyrax_core.testing import rounding_tolerance
 
 ROOT = next(p for p in pathlib.Path(__file__).resolve().parents if (p / "examples").is_dir())
 EXAMPLE = ROOT / "examples" / "petra-p25-near-field.toml"
@@ -188,3 +189,58 @@ def test_a_multislice_object_reconstructs_the_shipped_scan(tmp_path):
     assert result.object.shape[0] == 2 and result.epoch_loss[-1] < result.epoch_loss[0]
     with h5py.File(tmp_path / "out" / "reconstruction.h5") as f:
         assert f["object"].shape == result.object.shape
+
+
+def test_per_position_probes_start_as_the_shared_probe_and_are_fitted(tmp_path):
+    """An index-dependent probe type gets the probe guess at every frame: held still, it
+    predicts what the shared probe does; fitted, each frame's probe moves on its own."""
+    still = [{"epochs": 1, "learning_rate": 0.0, "batch_size": 50}]
+    base = load_config(short_config(tmp_path, stages=still))
+    per_frame = {**base.model, "probe": {"type": "index_slice"}}
+    shared = reconstruct(base)
+    held = reconstruct(dataclasses.replace(base, model=per_frame))
+    assert shared.probes is None
+    assert held.probes.shape == (200, *shared.probe.shape)
+    assert np.array_equal(held.probes, np.broadcast_to(shared.probe, held.probes.shape))
+    # the same predictions but for the FFT of the probe: per frame instead of once; deviance
+    # sums over 10^4 pixels a frame of quantities with FFT rounding (log2(100 * 100) terms)
+    relative = abs(held.final_deviance - shared.final_deviance) / shared.final_deviance
+    assert relative <= rounding_tolerance(jnp.float32, terms=4 * 14)
+
+    # each frame's probe fitted to its frame alone (the rest held still): the loss falls
+    hold = {c: 0.0 for c in per_frame if c != "probe"}
+    config = dataclasses.replace(
+        load_config(short_config(tmp_path)), model=per_frame, rate_scale=hold
+    )
+    fitted = reconstruct(config, out=tmp_path / "out")
+    assert fitted.epoch_loss[-1] < fitted.epoch_loss[0]
+    spread = np.abs(fitted.probes - fitted.probes.mean(axis=0)).max()
+    assert spread > 0 and np.array_equal(fitted.probe, fitted.probes.mean(axis=0))
+    with h5py.File(tmp_path / "out" / "reconstruction.h5") as f:
+        assert np.array_equal(f["probes"][()], fitted.probes)
+        assert np.array_equal(f["probe"][()], fitted.probe)
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["per_position_probes"] is True
+
+
+def test_a_frames_values_move_only_in_the_steps_that_see_it(tmp_path):
+    """Lazy Adam for per-frame components: after frames 0-9 are seen once, steps over other
+    frames leave their weights where that step put them (plain Adam's momentum would not)."""
+    from ptyrax_reconstruct._run import prepare
+
+    config = load_config(short_config(tmp_path))
+    setup = prepare(config)
+    fitter = setup.fitter
+    assert fitter.lazy == ("positions", "weights")
+    first, other = np.arange(10), np.arange(10, 20)
+    runs = {}
+    for name, steps in {"seen once": [first], "then others": [first, other, other, other]}.items():
+        params = jax.tree.map(jnp.copy, setup.params)
+        params, _, _ = fitter.epoch(
+            params, fitter.init(params), config.rates(0), np.stack(steps)[:, None, :]
+        )
+        runs[name] = np.asarray(params["weights"].parameters)
+    moved = runs["seen once"] != 1.0
+    assert moved[first].all() and not moved[20:].any()
+    assert np.array_equal(runs["then others"][first], runs["seen once"][first])
+    assert (runs["then others"][other] != 1.0).all()
