@@ -27,6 +27,8 @@ BENCHMARKS = {
     "d": "phase_only",
     "e": "startup",
     "f": "reconstruct",
+    "g": "probes",
+    "h": "multislice",
 }
 
 

@@ -5,6 +5,7 @@ import dataclasses
 import difflib
 import inspect
 import json
+import math
 import os
 import pathlib
 import types
@@ -26,6 +27,12 @@ from ._errors import (
     UnknownParametrizationError,
 )
 from ._firstparty import provider
+
+# An initializer's array may take at most this many bytes: XLA aborts the process, instead of
+# raising, for an array whose size in bytes overflows a 64-bit integer.
+_MAX_BYTES = 2**62
+# jax.random.PRNGKey takes a seed that fits a signed 64-bit integer.
+_MAX_SEED = 2**63 - 1
 
 # initializer name -> (its required options, its optional ones)
 _INITIALIZERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -95,8 +102,14 @@ def build(spec: Any, *, base_dir: str | os.PathLike | None = None) -> Any:
     if isinstance(spec, str | os.PathLike):
         path = pathlib.Path(spec)
         base = path.parent if base_dir is None else pathlib.Path(base_dir)
-        return _Builder(base, f"{path}: ").value(_read(path), "spec", Any)
-    return _Builder(pathlib.Path(base_dir or "."), "").value(spec, "spec", Any)
+        builder, prefix = _Builder(base, f"{path}: "), f"{path}: "
+        spec = _read(path)
+    else:
+        builder, prefix = _Builder(pathlib.Path(base_dir or "."), ""), ""
+    try:
+        return builder.value(spec, "spec", Any)
+    except RecursionError:
+        raise SpecValueError(f"{prefix}spec: nested too deeply to build.") from None
 
 
 def _read(path: pathlib.Path) -> Any:
@@ -110,7 +123,7 @@ def _read(path: pathlib.Path) -> Any:
 
             return tomllib.loads(text)
         return json.loads(text)
-    except ValueError as e:  # UnicodeDecodeError, tomllib.TOMLDecodeError, JSONDecodeError
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError, TOMLDecodeError, ...
         raise SpecValueError(f"{path}: not a valid {suffix[1:].upper()} file: {e}") from e
 
 
@@ -187,6 +200,12 @@ class _Builder:
                 raise self.error(
                     SpecValueError, where, f"not an array: its rows differ in length ({e})"
                 ) from None
+            if not _numeric(host.dtype):  # integers too large for int64 or uint64
+                raise self.error(
+                    SpecValueError,
+                    where,
+                    "not an array: it holds integers too large for any dtype.",
+                )
             return _fit_array(host, ann)
         item = _item_annotation(ann)
         items = [self.value(x, _at(where, i), item) for i, x in enumerate(v)]
@@ -239,7 +258,7 @@ class _Builder:
             # jaxtyping's message goes on with every argument's value after this line
             problem = str(e).split("\n----------------------")[0]
             raise self.error(SpecTypeError, where, f"{label}: {problem}") from e
-        except ValueError as e:
+        except (ValueError, OverflowError) as e:  # OverflowError: a number too large for a float
             raise self.error(SpecValueError, where, f"{label}: {e}") from e
 
     def initializer(self, spec: Mapping, where: str, ann: Any) -> Any:
@@ -273,7 +292,18 @@ class _Builder:
                     "this argument takes an initializer, which the class calls with the shape "
                     'it needs: leave out "shape".',
                 )
-            return init(self.shape(spec["shape"], _at(where, "shape")))
+            shape = self.shape(spec["shape"], _at(where, "shape"))
+            itemsize = jnp.dtype(dtype or jnp.result_type(float)).itemsize
+            if math.prod(shape) * itemsize > _MAX_BYTES:
+                raise self.error(
+                    SpecValueError,
+                    _at(where, "shape"),
+                    f"an array of shape {list(shape)} would take more than 2**62 bytes.",
+                )
+            try:
+                return init(shape)
+            except (TypeError, ValueError, OverflowError) as e:  # a value the dtype cannot hold
+                raise self.error(SpecValueError, where, f"cannot make the array: {e}") from None
         if "shape" in kinds:
             return init
         raise self.error(SpecTypeError, where, 'this argument takes an array: give its "shape".')
@@ -329,6 +359,10 @@ class _Builder:
             raise self.error(
                 SpecValueError, _at(where, "npy"), f"{path} is an .npz archive, not a .npy file."
             )
+        if not _numeric(host.dtype):
+            raise self.error(
+                SpecTypeError, _at(where, "npy"), f"an array of numbers; got dtype {host.dtype}."
+            )
         return _fit_array(host, ann)
 
     def literal(self, spec: Mapping, where: str, ann: Any) -> Any:
@@ -374,8 +408,16 @@ class _Builder:
         if isinstance(value, bool) or not isinstance(value, int if name == "seed" else int | float):
             wanted = "an integer >= 0" if name == "seed" else "a real number"
             raise self.error(SpecTypeError, _at(where, name), f"{wanted}; got {value!r}.")
-        if name == "seed" and value < 0:
-            raise self.error(SpecValueError, _at(where, name), f"an integer >= 0; got {value}.")
+        if name == "seed" and not 0 <= value <= _MAX_SEED:
+            raise self.error(
+                SpecValueError, _at(where, name), f"an integer from 0 to 2**63 - 1; got {value}."
+            )
+        try:
+            float(value)
+        except OverflowError:
+            raise self.error(
+                SpecValueError, _at(where, name), f"a number within a float's range; got {value}."
+            ) from None
         return value
 
     def shape(self, value: Any, where: str) -> tuple[int, ...]:

@@ -294,6 +294,10 @@ class _Writer:
         }
 
 
+def _key(key: Any) -> bool:
+    return type(key) in (str, int)
+
+
 def _is_dunder(name: str) -> bool:
     return name.startswith("__") and name.endswith("__")
 
@@ -333,6 +337,12 @@ def _read(zf: zipfile.ZipFile, path: pathlib.Path) -> tuple[dict, list[np.ndarra
             f"{path} was written by ptyrax-core {doc.get('ptyrax_core')} in checkpoint format "
             f"{version!r}; this ptyrax-core, {__version__}, reads format {FORMAT_VERSION} and "
             "older: upgrade ptyrax-core."
+        )
+    plugins = doc.get("plugins")
+    if not (isinstance(plugins, dict) and all(isinstance(v, dict) for v in plugins.values())):
+        raise CheckpointError(
+            f"{path} is not a valid ptyrax checkpoint: the plugins of its {STRUCTURE} are not a "
+            "table of registry name -> distribution and version."
         )
     entries = doc["arrays"]
     members = [STRUCTURE, CHECKSUM, *(e["member"] for e in entries)]
@@ -385,6 +395,13 @@ class _Reader:
             items = [self.node(v, f"{where}[{i}]") for i, v in enumerate(body)]
             return items if kind == "list" else tuple(items)
         if kind == "dict" and isinstance(body, list):
+            for item in body:  # keys as save writes them: strings and integers
+                if not (isinstance(item, list) and len(item) == 2 and _key(item[0])):
+                    raise self.fail(
+                        where,
+                        "not a valid ptyrax checkpoint: a dict's entry is a [key, node] pair, "
+                        f"its key a string or an integer; got {item!r:.100}",
+                    )
             return {k: self.node(v, _at(where, k)) for k, v in body}
         if kind == "array" and type(body) is int and 0 <= body < len(self.arrays):
             return self.array(body, where)

@@ -161,9 +161,21 @@ def read_target(target: Any, like: Any, argname: str = "target") -> Array:
     return array
 
 
-def check_index(index: Any, argname: str = "index") -> None:
+def check_index(
+    index: Any, argname: str = "index", *, n: int | None = None, of: str = "indices"
+) -> None:
     """Raise `TypeError` unless `index` is an integer scalar: a Python or NumPy int, or a 0-d
-    integer array (traced ones included)."""
+    integer array (traced ones included). With `n`, an int outside `[-n, n)` raises
+    `IndexError` (`index 7 is out of range for 5 positions.`, with `of="positions"`); arrays
+    are left to JAX's indexing, which clamps them into range.
+
+    Example:
+        >>> check_index(3, n=5, of="positions")
+        >>> check_index(7, n=5, of="positions")
+        Traceback (most recent call last):
+        ...
+        IndexError: index 7 is out of range for 5 positions.
+    """
     ok = isinstance(index, int | np.integer) and not isinstance(index, bool)
     if isinstance(index, jax.Array | np.ndarray):
         ok = index.ndim == 0 and jnp.issubdtype(index.dtype, jnp.integer)
@@ -177,6 +189,8 @@ def check_index(index: Any, argname: str = "index") -> None:
             f"{argname} must be an integer scalar (an int, or a 0-d integer array, traced or not); "
             f"got {shown}."
         )
+    if n is not None and isinstance(index, int | np.integer) and not -n <= index < n:
+        raise IndexError(f"{argname} {index} is out of range for {n} {of}.")
 
 
 def static_float(value: Any, argname: str, *, nonzero: bool = False) -> float:

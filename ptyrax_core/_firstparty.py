@@ -14,6 +14,7 @@ REGISTRY_NAMES: dict[str, tuple[str, ...]] = {
     "ptyrax-nonnegative": ("non_negative",),
     "ptyrax-probe-modes": ("orthogonal_modes",),
     "ptyrax-affine-scan": ("affine_positions",),
+    "ptyrax-probe-relaxation": ("probe_relaxation",),
 }
 """Distribution -> the registry names of its parametrizations."""
 
@@ -40,6 +41,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     "ptyrax-nonnegative": ("NonNegativeArrayParametrization",),
     "ptyrax-probe-modes": ("OrthogonalModesArrayParametrization",),
     "ptyrax-affine-scan": ("AffinePositionsParameter",),
+    "ptyrax-probe-relaxation": ("ProbeRelaxationParameter",),
 }
 """Distribution -> the public names it exports (classes and helper functions)."""
 

@@ -191,10 +191,7 @@ class IndexSliceParameter(IndexDependentParameter[T]):
 
     def at_index(self, index: Any) -> T:
         """Slice `index` of every leaf (parametrizations resolved first), `dim` removed."""
-        check_index(index)
-        n = self.n
-        if isinstance(index, int | np.integer) and not -n <= index < n:
-            raise IndexError(f"index {index} is out of range for {n} indices.")
+        check_index(index, n=self.n, of="indices")
         dim, depth = self.slice_dim, len(self.stack_shape)  # a stack's axes come first
         return jax.tree_util.tree_map(
             lambda x: x[(slice(None),) * (depth + dim % (x.ndim - depth)) + (index,)], self.all

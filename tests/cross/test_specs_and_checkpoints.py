@@ -157,6 +157,14 @@ SPECS = {
         {"type": "affine_positions", "nominal": [[0.0, 0.0], [0, 2.5], [3, 0.5]], "offsets": True},
         lambda: P.AffinePositionsParameter(jnp.array([[0.0, 0.0], [0, 2.5], [3, 0.5]]), True),
     ),
+    "probe_relaxation": (
+        {
+            "type": "probe_relaxation",
+            "probes": {"init": "normal", "shape": [5, 2, 3, 4], "seed": 8, "dtype": "complex64"},
+            "rank": 2,
+        },
+        lambda: P.ProbeRelaxationParameter(normal(8, (5, 2, 3, 4), jnp.complex64), rank=2),
+    ),
 }
 
 # A wrong shape for each registry name, and the argument the error must name.
@@ -174,6 +182,7 @@ WRONG_SHAPES = {
     "non_negative": ({"initial_data": [[1.0, -2.0]]}, "initial_data"),
     "orthogonal_modes": ({"initial_modes": [1.0, 2.0]}, "initial_modes"),
     "affine_positions": ({"nominal": [[1.0, 2.0, 3.0]]}, "nominal"),
+    "probe_relaxation": ({"probes": [[1.0, 2.0]]}, "probes"),
 }
 
 FIRST_PARTY = {"direct", "index_slice", *(n for names in REGISTRY_NAMES.values() for n in names)}
@@ -298,7 +307,7 @@ def test_a_whole_model_from_a_file_trains_the_same_after_a_checkpoint(tmp_path):
         m = resolve_parametrizations(m, 1)
         total = jnp.sum(jnp.abs(m["index_slice"].at_current_index()["frames"]))
         for case in SPECS:
-            if case == "affine_positions":  # index-dependent too: bound at index 1
+            if case in ("affine_positions", "probe_relaxation"):  # index-dependent: at index 1
                 total = total + jnp.sum(jnp.abs(m[case].at_current_index()))
             elif case != "index_slice":
                 total = total + jnp.sum(jnp.abs(m[case]))

@@ -130,10 +130,7 @@ class AffinePositionsParameter(ptyrax_core.IndexDependentParameter[jax.Array]):
         `index` is an int or an integer scalar array, traced ones included (clamped into range,
         as JAX indexing does). A concrete index outside `[-N, N)` raises `IndexError`.
         """
-        ptyrax_core.check_index(index)
-        n = self.n
-        if isinstance(index, int | np.integer) and not -n <= index < n:
-            raise IndexError(f"index {index} is out of range for {n} positions.")
+        ptyrax_core.check_index(index, n=self.n, of="positions")
         return self._positions(index)
 
     @property
