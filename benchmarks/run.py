@@ -29,6 +29,7 @@ BENCHMARKS = {
     "f": "reconstruct",
     "g": "probes",
     "h": "multislice",
+    "i": "distributed",
 }
 
 

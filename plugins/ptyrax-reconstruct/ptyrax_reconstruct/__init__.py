@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._command import use_devices as use_devices
     from ._config import Config as Config, Stage as Stage, load_config as load_config
     from ._cxi import Scan as Scan, read_cxi as read_cxi, write_cxi as write_cxi
+    from ._distributed import initialize_distributed as initialize_distributed
     from ._errors import ReconstructError as ReconstructError
     from ._forward import (
         detector_waves as detector_waves,
@@ -49,6 +50,7 @@ _LAZY = {
     "Scan": "._cxi",
     "read_cxi": "._cxi",
     "write_cxi": "._cxi",
+    "initialize_distributed": "._distributed",
     "ReconstructError": "._errors",
     "detector_waves": "._forward",
     "exit_waves": "._forward",

@@ -29,8 +29,8 @@ def add_parser(commands) -> None:
         "--devices",
         metavar="N",
         type=int,
-        default=1,
-        help="devices to share the frames (default 1)",
+        help="devices to share the frames, per process (default: 1 in a run of one process, "
+        "all of a process's devices in a run of several)",
     )
     parser.add_argument(
         "--resume",
@@ -39,56 +39,139 @@ def add_parser(commands) -> None:
         help="continue the run saved in CHECKPOINT (an earlier run's checkpoint.ptyrax)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    many = parser.add_argument_group(
+        "several processes and hosts (docs/distributed.md)",
+        "One run over N processes, each with its --devices: start the same command in every "
+        "process, with the same --coordinator and --num-processes and its own --process-id "
+        "(or --cluster under srun or mpirun). Process 0 writes the outputs.",
+    )
+    many.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="where process 0 serves, reachable from every process (env PTYRAX_COORDINATOR)",
+    )
+    many.add_argument(
+        "--process-id",
+        metavar="I",
+        help="this process's number, 0 to N-1 (env PTYRAX_PROCESS_ID)",
+    )
+    many.add_argument(
+        "--num-processes",
+        metavar="N",
+        help="how many processes the run has (env PTYRAX_NUM_PROCESSES)",
+    )
+    many.add_argument(
+        "--cluster",
+        action="store_true",
+        help="take the three from SLURM (srun) or Open MPI (mpirun)",
+    )
+    many.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=60.0,
+        help="for every process to join (default 60)",
+    )
+    many.add_argument(
+        "--heartbeat-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=60.0,
+        help="a process silent this long counts as dead, and the others stop (default 60)",
+    )
     parser.set_defaults(run=run)
+
+
+_NAMES = {
+    "coordinator": "--coordinator",
+    "process_id": "--process-id",
+    "num_processes": "--num-processes",
+    "cluster": "--cluster",
+    "timeout": "--timeout",
+    "heartbeat": "--heartbeat-timeout",
+    "devices": "--devices",
+}
 
 
 def run(args: argparse.Namespace) -> int:
     """Run a reconstruction; bad input prints one line and returns 2."""
+    from . import _distributed
+    from ._config import load_config
+
     try:
-        if args.devices < 1:
+        if args.devices is not None and args.devices < 1:
             raise ReconstructError(f"--devices must be at least 1; got {args.devices}")
-        use_devices(args.devices)
-        return _reconstruct(args)
+        options = _distributed.cluster_options(
+            args.coordinator,
+            args.process_id,
+            args.num_processes,
+            cluster=args.cluster,
+            timeout=args.timeout,
+            heartbeat=args.heartbeat_timeout,
+            names=_NAMES,
+        )
+        config = load_config(args.config)  # in every process, before any waits for the others
+        if options is None:
+            use_devices(args.devices or 1)
+        elif not _distributed.supervised():  # the JAX runtime may abort: run it in a child
+            _distributed.precheck(options, _NAMES)
+            return _distributed.supervise(_argv(args), options, _NAMES)
+        else:
+            _distributed.join(options, args.devices, _NAMES)
+            _distributed.joined()
+        return _reconstruct(args, config)
     except ReconstructError as e:
         print(f"ptyrax reconstruct: error: {e}", file=sys.stderr)
         return 2
 
 
-def use_devices(n: int) -> None:
-    """Make `n` devices available: on a CPU, `n` host devices (asked for before JAX starts).
+def _argv(args: argparse.Namespace) -> list[str]:
+    """The command line that `args` came from (for the supervised child)."""
+    argv = ["reconstruct", str(args.config), "--out", str(args.out)]
+    for flag in ("devices", "resume", "coordinator", "process_id", "num_processes"):
+        if getattr(args, flag) is not None:
+            argv += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+    argv += ["--timeout", repr(args.timeout), "--heartbeat-timeout", repr(args.heartbeat_timeout)]
+    return argv + [f for f in ("--quiet", "--cluster") if getattr(args, f[2:])]
+
+
+def use_devices(n: int | None, name: str = "--devices") -> None:
+    """Make `n` devices available in this process: on a CPU, `n` host devices (asked for
+    before JAX starts); None: as many as there are.
 
     Raises:
         ReconstructError: fewer than `n` devices can be had.
     """
     import jax
 
-    if n > 1:
+    if n is not None and n > 1:
         try:
             jax.config.update("jax_num_cpu_devices", n)
         except RuntimeError:  # JAX already started (a plugin ran JAX at import): keep what is
             pass
-    available = jax.devices()
-    if len(available) < n:
+    available = jax.local_devices()
+    if n is not None and len(available) < n:
         hint = (
             f" (start with XLA_FLAGS=--xla_force_host_platform_device_count={n} for host devices)"
             if available[0].platform == "cpu"
             else ""
         )
         raise ReconstructError(
-            f"--devices {n}: only {len(available)} {available[0].platform} device(s) can be "
+            f"{name} {n}: only {len(available)} {available[0].platform} device(s) can be "
             f"had here{hint}"
         )
 
 
-def _reconstruct(args: argparse.Namespace) -> int:
+def _reconstruct(args: argparse.Namespace, config) -> int:
     from tqdm import tqdm
 
-    from ._config import load_config
+    from ._distributed import is_writer
     from ._outputs import FIGURE, METRICS
     from ._run import reconstruct
 
-    config = load_config(args.config)
-    with tqdm(total=config.epochs, desc="reconstructing", unit="epoch", disable=args.quiet) as bar:
+    writer = is_writer()
+    quiet = args.quiet or not writer
+    with tqdm(total=config.epochs, desc="reconstructing", unit="epoch", disable=quiet) as bar:
 
         def progress(epoch: int, epochs: int, loss: float) -> None:
             bar.update(epoch - bar.n)
@@ -97,6 +180,8 @@ def _reconstruct(args: argparse.Namespace) -> int:
         result = reconstruct(
             config, out=args.out, devices=args.devices, resume=args.resume, progress=progress
         )
+    if not writer:  # process 0 reports and writes
+        return 0
     if result.outside:
         print(
             f"ptyrax reconstruct: warning: {result.outside} refined positions moved the probe "
@@ -105,9 +190,12 @@ def _reconstruct(args: argparse.Namespace) -> int:
         )
     seconds = result.epoch_seconds
     median = sorted(seconds)[len(seconds) // 2] if seconds else float("nan")
+    where = f"{result.devices} device(s)"
+    if result.processes > 1:
+        where += f" of {result.processes} processes"
     print(
         f"final deviance {result.final_deviance:.4g} over {len(result.positions)} frames, "
-        f"{len(seconds)} epochs, {median:.3f} s per epoch (median) on {args.devices} device(s)\n"
+        f"{len(seconds)} epochs, {median:.3f} s per epoch (median) on {where}\n"
         f"wrote {args.out / METRICS}, {args.out / FIGURE}, reconstruction.h5 and "
         "checkpoint.ptyrax"
     )

@@ -1,6 +1,8 @@
 """The fitting loop: one jitted call per epoch, data-parallel over a mesh of devices.
 
-Each device holds a contiguous share of the frames (the last padded with zero-weight frames).
+Each device holds a contiguous share of the frames (the last padded with zero-weight frames);
+the mesh may span several processes (`_distributed`), each holding and reading the shares of
+its own devices.
 An epoch shuffles every share from `(seed, epoch)` alone, so a resumed run draws the same
 minibatches as an uninterrupted one; each minibatch takes the same number of frames from
 every share, the gradients are summed across devices (`psum` under `shard_map`), and the
@@ -25,6 +27,7 @@ from ptyrax_core import (
     resolve_index_dependent_parameters,
 )
 
+from ._distributed import local
 from ._forward import detector_waves, exit_waves, intensities
 from ._loss import loss_function, poisson_deviance
 
@@ -60,29 +63,69 @@ class Problem:
     def devices(self) -> int:
         return self.mesh.devices.size
 
+    def specs(self) -> "Problem":
+        """How `shard_map` splits it: the frames along the mesh, the rest replicated."""
+        spec = lambda x: None if x is None else P()  # noqa: E731
+        return dataclasses.replace(
+            self,
+            frames=P(AXIS),
+            valid=P(),
+            transfer=spec(self.transfer),
+            slice_transfer=spec(self.slice_transfer),
+        )
+
+
+# An argument of the jitted functions, not a constant they close over: a multi-process mesh's
+# arrays can only be passed in.
+jax.tree_util.register_dataclass(
+    Problem,
+    data_fields=["frames", "valid", "transfer", "slice_transfer"],
+    meta_fields=["n_frames", "share", "loss", "mesh"],
+)
+
+
+class _WithProblem:
+    """A jitted function called with the problem as its last argument."""
+
+    def __init__(self, function: Callable, problem: Problem, **jit):
+        self.jitted, self.problem = jax.jit(function, **jit), problem
+
+    def __call__(self, *args):
+        return self.jitted(*args, self.problem)
+
+    def lower(self, *args):
+        return self.jitted.lower(*args, self.problem)
+
 
 def make_problem(
-    frames: np.ndarray,
+    frames: Callable[[slice], np.ndarray],
+    n_frames: int,
     valid: np.ndarray,
     transfer: np.ndarray | None,
     loss: str,
     devices: list,
     slice_transfer: np.ndarray | None = None,
 ) -> Problem:
-    """Put `frames` on `devices`, padded to a multiple of their number with empty frames."""
+    """Put the frames on `devices` (`mesh_devices`: of every process, ordered by process),
+    padded to a multiple of their number with empty frames. `frames(slice)` reads frames
+    from the file: each process reads only the contiguous block its devices hold."""
     mesh = jax.sharding.Mesh(np.asarray(devices), (AXIS,))
-    n = len(frames)
-    share = -(-n // len(devices))
-    padded = np.zeros((share * len(devices), *frames.shape[1:]), np.float32)
-    padded[:n] = frames
+    share = -(-n_frames // len(devices))
+    mine = [k for k, d in enumerate(devices) if d.process_index == jax.process_index()]
+    start, stop = mine[0] * share, (mine[-1] + 1) * share  # contiguous: ordered by process
+    block = np.zeros((stop - start, *valid.shape), np.float32)
+    read = frames(slice(min(start, n_frames), min(stop, n_frames)))
+    block[: len(read)] = read
     replicated = NamedSharding(mesh, P())
     return Problem(
-        frames=jax.device_put(padded, NamedSharding(mesh, P(AXIS))),
+        frames=jax.make_array_from_process_local_data(
+            NamedSharding(mesh, P(AXIS)), block, (share * len(devices), *valid.shape)
+        ),
         valid=jax.device_put(np.asarray(valid, bool), replicated),
         transfer=None
         if transfer is None
         else jax.device_put(np.asarray(transfer, np.complex64), replicated),
-        n_frames=n,
+        n_frames=n_frames,
         share=share,
         loss=loss,
         mesh=mesh,
@@ -90,6 +133,21 @@ def make_problem(
         if slice_transfer is None
         else jax.device_put(np.asarray(slice_transfer, np.complex64), replicated),
     )
+
+
+def mean_frame(problem: Problem) -> np.ndarray:
+    """The mean of the real frames `(rows, columns)`: each device sums its share, the sums
+    are reduced across devices (and processes)."""
+    total = jax.jit(lambda f: jnp.sum(f, axis=0), out_shardings=NamedSharding(problem.mesh, P()))
+    return np.asarray(local(total(problem.frames))) / problem.n_frames
+
+
+def frames_per_process(problem: Problem) -> list[int]:
+    """How many real frames each process holds (and reads from the file)."""
+    counts = [0] * jax.process_count()
+    for k, d in enumerate(problem.mesh.devices.flat):
+        counts[d.process_index] += max(0, min(problem.share, problem.n_frames - k * problem.share))
+    return counts
 
 
 def minibatches(problem: Problem, batch_size: int, seed: int, epoch: int) -> np.ndarray:
@@ -203,25 +261,27 @@ class Fitter:
         self.probe_scale = probe_scale
         self.centred = centred
         self.lazy = lazy
-        self.pixels_per_frame = int(np.sum(np.asarray(problem.valid)))
+        self.pixels_per_frame = int(np.sum(np.asarray(local(problem.valid))))
         self.adam = optax.scale_by_adam()
-        self._epoch = jax.jit(self._epoch_impl, donate_argnums=(0, 1))
-        self._evaluate = jax.jit(self._evaluate_impl)
+        self._epoch = _WithProblem(self._epoch_impl, problem, donate_argnums=(0, 1))
+        self._evaluate = _WithProblem(self._evaluate_impl, problem)
 
     def init(self, params: dict) -> Any:
-        return self.adam.init(params)
+        """Adam's state for `params`, replicated on the mesh."""
+        return jax.device_put(self.adam.init(params), NamedSharding(self.problem.mesh, P()))
 
-    def _sharded_sums(self, params, local_batch, grad: bool):
-        problem = self.problem
+    def _sharded_sums(self, params, local_batch, problem: Problem, grad: bool):
         per_pixel = loss_function(problem.loss)
 
-        def local(params, frames, batch):
+        def local(params, problem, batch):
             batch = batch[0]  # (1, per_device) on each device
             norm = self.pixels_per_frame * batch.shape[0] * problem.devices
 
             def scaled(params):
                 model = eqx.combine(params, self.static)
-                loss, aux = _local_sums(model, frames, batch, problem, per_pixel, self.probe_scale)
+                loss, aux = _local_sums(
+                    model, problem.frames, batch, problem, per_pixel, self.probe_scale
+                )
                 return loss / norm, (loss, *aux)
 
             if grad:
@@ -232,10 +292,10 @@ class Fitter:
         return jax.shard_map(
             local,
             mesh=problem.mesh,
-            in_specs=(P(), P(AXIS), P(AXIS)),
+            in_specs=(P(), problem.specs(), P(AXIS)),
             out_specs=P(),
             check_vma=False,
-        )(params, problem.frames, local_batch)
+        )(params, problem, local_batch)
 
     def _lazy(self, grads, state, updates, new_state):
         """Lazy Adam for the index-dependent components: an element whose gradient is 0 (its
@@ -256,10 +316,10 @@ class Fitter:
             return u - jnp.mean(u, axis=0)
         return u
 
-    def _epoch_impl(self, params, state, rates, batches):
+    def _epoch_impl(self, params, state, rates, batches, problem):
         def step(carry, batch):
             params, state = carry
-            grads, sums = self._sharded_sums(params, batch, grad=True)
+            grads, sums = self._sharded_sums(params, batch, problem, grad=True)
             grads = jax.tree.map(jnp.conj, grads)  # JAX gives the conjugate for complex leaves
             updates, new_state = self.adam.update(grads, state, params)
             if self.lazy:
@@ -277,10 +337,10 @@ class Fitter:
     def epoch(self, params, state, rates: dict, batches: np.ndarray):
         sharding = NamedSharding(self.problem.mesh, P(None, AXIS))
         batches = jax.device_put(batches, sharding)
-        return self._epoch(params, state, {k: jnp.float32(v) for k, v in rates.items()}, batches)
+        return self._epoch(params, state, {k: np.float32(v) for k, v in rates.items()}, batches)
 
-    def _evaluate_impl(self, params, batches):
-        sums = jax.lax.map(lambda b: self._sharded_sums(params, b, grad=False), batches)
+    def _evaluate_impl(self, params, batches, problem):
+        sums = jax.lax.map(lambda b: self._sharded_sums(params, b, problem, grad=False), batches)
         return jax.tree.map(jnp.sum, sums)
 
     def evaluate(self, params, batch_size: int = 50):

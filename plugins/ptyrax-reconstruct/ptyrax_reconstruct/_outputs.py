@@ -16,16 +16,18 @@ ARRAYS = "reconstruction.h5"
 FIGURE = "reconstruction.png"
 
 
-def write_outputs(out: pathlib.Path, result, devices: int) -> None:
+def write_outputs(out: pathlib.Path, result) -> None:
     """Write the three files for `result` into `out`."""
     _atomic(out / ARRAYS, lambda path: write_arrays(path, result))
     _atomic(out / FIGURE, lambda path: _figure(path, result))
-    text = json.dumps(metrics(result, devices), indent=2) + "\n"
+    text = json.dumps(metrics(result), indent=2) + "\n"
     _atomic(out / METRICS, lambda path: path.write_text(text))
 
 
-def metrics(result, devices: int) -> dict:
-    """The run's settings and figures of merit, as plain data."""
+def metrics(result) -> dict:
+    """The run's settings and figures of merit, as plain data; `devices` in all, over
+    `processes`, `frames_per_process` (what each read from the file) and `peak_rss_mb` (of
+    process 0, the one that writes)."""
     from importlib.metadata import PackageNotFoundError, version
 
     import jax
@@ -59,7 +61,10 @@ def metrics(result, devices: int) -> dict:
             np.sqrt(np.mean(np.sum((result.positions - result.initial_positions) ** 2, axis=1)))
         ),
         "positions_outside_object": result.outside,
-        "devices": devices,
+        "devices": result.devices,
+        "processes": result.processes,
+        "frames_per_process": list(result.frames_per_process),
+        "peak_rss_mb": result.peak_rss_mb,
         "platform": device.platform,
         "device_kind": device.device_kind,
         "versions": {

@@ -17,8 +17,9 @@ import ptyrax_core
 
 from ._config import Config, load_config
 from ._cxi import Scan, read_cxi
+from ._distributed import is_writer, local, mesh_devices, peak_rss_mb
 from ._errors import ReconstructError
-from ._fit import Fitter, make_problem, minibatches
+from ._fit import Fitter, frames_per_process, make_problem, mean_frame, minibatches
 from ._geometry import Geometry, geometry
 from ._guess import pixel_positions, probe_guess
 from ._model import build_component
@@ -47,6 +48,9 @@ class Result:
         final_deviance: the reduced Poisson deviance over every frame at the final parameters.
         final_loss: the loss per pixel over every frame at the final parameters.
         config: the run's config.
+        devices, processes: the mesh's devices in all, and the processes they belong to.
+        frames_per_process: the real frames each process held and read from the file.
+        peak_rss_mb: this process's peak resident memory (MiB) at the end.
 
     `outside` counts the frames whose refined window runs off the object (its edge is used
     there instead: raise `geometry.padding`).
@@ -68,6 +72,10 @@ class Result:
     final_loss: float
     config: Config
     probes: np.ndarray | None = None
+    devices: int = 1
+    processes: int = 1
+    frames_per_process: tuple[int, ...] = ()
+    peak_rss_mb: float = 0.0
 
     @property
     def outside(self) -> int:
@@ -91,20 +99,19 @@ class _Setup:
 def prepare(
     config: Config,
     scan: Scan | None = None,
-    devices: int = 1,
+    devices: int | None = None,
     initial: dict[str, np.ndarray] | None = None,
 ) -> _Setup:
-    """Read the scan, make the geometry, the initial guesses, the model and the compiled loop."""
+    """Read the scan (this process's share of the frames), make the geometry, the initial
+    guesses, the model and the compiled loop."""
     if scan is None:
         scan = read_cxi(config.data)
-    available = jax.devices()
-    if devices > len(available):
-        raise ReconstructError(
-            f"--devices {devices}: only {len(available)} {available[0].platform} device(s) here"
-        )
+    mesh = mesh_devices(devices, "--devices")
     n, rows, columns = scan.frames_shape
-    if devices > n:
-        raise ReconstructError(f"--devices {devices} is more than the {n} frames to share")
+    if len(mesh) > n:
+        raise ReconstructError(
+            f"--devices {devices}: {len(mesh)} devices in all is more than the {n} frames to share"
+        )
     geo = geometry(
         propagation=config.propagation,
         wavelength=scan.wavelength,
@@ -113,13 +120,22 @@ def prepare(
         frame_shape=(rows, columns),
         focus_to_sample=config.focus_to_sample,
     )
-    frames, valid = scan.frames(), scan.valid
+    frames, valid = scan.frames, scan.valid
     if geo.propagation == "far_field":  # zero frequency at [0, 0], once, on the host
-        frames, valid = np.fft.ifftshift(frames, axes=(-2, -1)), np.fft.ifftshift(valid)
-    mean = frames.mean(axis=0)
+        frames = lambda part: np.fft.ifftshift(scan.frames(part), axes=(-2, -1))  # noqa: E731
+        valid = np.fft.ifftshift(valid)
+    slice_transfer = None
+    if config.slices > 1:
+        slice_transfer = angular_spectrum(
+            (rows, columns), geo.pixel, geo.wavelength, config.slice_spacing
+        )
+    transfer = None
+    if geo.propagation == "near_field":
+        transfer = angular_spectrum((rows, columns), geo.pixel, geo.wavelength, geo.distance)
+    problem = make_problem(frames, n, valid, transfer, config.loss, mesh, slice_transfer)
     positions, span = pixel_positions(geo, scan.translations, config.padding)
     shape = (span[0] + rows + config.padding, span[1] + columns + config.padding)
-    probe = probe_guess(mean, valid, geo, config.probe_modes)
+    probe = probe_guess(mean_frame(problem), valid, geo, config.probe_modes)
     initial = dict(initial or {})
     if "probe" in initial and np.shape(initial["probe"]) == probe.shape:
         probe = np.asarray(initial.pop("probe"), np.complex64)
@@ -143,18 +159,8 @@ def prepare(
         c: build_component(c, spec, guesses[c], config.base_dir, n if c in shared else None)
         for c, spec in config.model.items()
     }
-    slice_transfer = None
     if config.slices > 1:  # a multislice object: a stack of the object, one member a slice
         model["object"] = jax.tree.map(lambda x: jnp.stack([x] * config.slices), model["object"])
-        slice_transfer = angular_spectrum(
-            (rows, columns), geo.pixel, geo.wavelength, config.slice_spacing
-        )
-    transfer = None
-    if geo.propagation == "near_field":
-        transfer = angular_spectrum((rows, columns), geo.pixel, geo.wavelength, geo.distance)
-    problem = make_problem(
-        frames, valid, transfer, config.loss, available[:devices], slice_transfer
-    )
     model = jax.device_put(
         model, jax.sharding.NamedSharding(problem.mesh, jax.sharding.PartitionSpec())
     )
@@ -168,7 +174,7 @@ def reconstruct(
     config: Config | str | os.PathLike | dict,
     *,
     out: str | os.PathLike | None = None,
-    devices: int = 1,
+    devices: int | None = None,
     resume: str | os.PathLike | None = None,
     scan: Scan | None = None,
     initial: dict[str, np.ndarray] | None = None,
@@ -180,21 +186,26 @@ def reconstruct(
         config: a `Config`, a TOML file or a dict (see the config reference).
         out: the folder for metrics.json, reconstruction.png, reconstruction.h5 and the
             checkpoint (written every `fit.checkpoint_every` epochs and at the end).
-        devices: how many devices share the frames.
-        resume: a checkpoint of this model (`checkpoint.ptyrax` from an earlier run): the run
-            continues after its last epoch, and ends as the uninterrupted run would.
+        devices: how many devices of each process share the frames (None: 1 in a run of one
+            process, all of each process's after `initialize_distributed`).
+        resume: a checkpoint of this model (`checkpoint.ptyrax` from an earlier run, of any
+            number of processes): the run continues after its last epoch, and ends as the
+            uninterrupted run would.
         scan: the scan itself, instead of the config's file (simulated data, say).
         initial: initial guesses to use instead of the engine's, by component (`"probe"`:
             `(modes, p, q)` in `sqrt(counts)`; `"object"`; `"positions"`: pixels, as
             `Result.positions`; `"weights"`; `"background"`), such as an earlier result.
         progress: called as `progress(epoch, epochs, loss)` after every epoch.
 
+    In a run of several processes every process calls it alike and gets the same result;
+    only process 0 writes into `out`.
+
     Raises:
         ReconstructError: bad input (one line that says what and where).
     """
     if not isinstance(config, Config):
         config = load_config(config)
-    out = None if out is None else _check_writable(pathlib.Path(out))
+    out = None if out is None or not is_writer() else _check_writable(pathlib.Path(out))
     setup = prepare(config, scan, devices, initial)
     fitter, params = setup.fitter, setup.params
     state = fitter.init(params)
@@ -209,7 +220,7 @@ def reconstruct(
         batches = minibatches(fitter.problem, stage.batch_size, config.seed, epoch)
         start = time.perf_counter()
         params, state, sums = fitter.epoch(params, state, config.rates(epoch), batches)
-        loss, deviance, lit = (float(x) for x in sums)
+        loss, deviance, lit = (float(x) for x in local(sums))
         history["epoch_seconds"].append(time.perf_counter() - start)
         history["epoch_loss"].append(loss / fitter.pixels_per_frame / fitter.problem.n_frames)
         history["epoch_deviance"].append(deviance / max(lit, 1.0))
@@ -221,20 +232,20 @@ def reconstruct(
             _checkpoint(out / CHECKPOINT, setup, params, state, history, epoch + 1)
     if out is not None and config.epochs == first:  # resumed at the end: nothing more to run
         _checkpoint(out / CHECKPOINT, setup, params, state, history, first)
-    loss, deviance, lit = (float(x) for x in fitter.evaluate(params))
+    loss, deviance, lit = (float(x) for x in local(fitter.evaluate(params)))
     final_loss = loss / fitter.pixels_per_frame / fitter.problem.n_frames
     result = _result(setup, params, history, deviance / max(lit, 1.0), final_loss)
     if out is not None:
         from ._outputs import write_outputs
 
-        write_outputs(out, result, devices)
+        write_outputs(out, result)
     return result
 
 
 def _result(
     setup: _Setup, params: Any, history: dict, final_deviance: float, final_loss: float
 ) -> Result:
-    model = eqx.combine(params, setup.static)
+    model = local(eqx.combine(params, setup.static))
     arrays = jax.device_get(ptyrax_core.resolve_parametrizations(model))
     probe = np.asarray(arrays["probe"]) * setup.probe_scale
     probes = None
@@ -242,7 +253,7 @@ def _result(
         probes = probe if probe.ndim == 4 else probe[:, None]
         probe = probes.mean(axis=0)
     positions = np.asarray(arrays["positions"], np.float64)
-    initial = setup.initial_positions
+    initial, problem = setup.initial_positions, setup.fitter.problem
     return Result(
         model=model,
         object=np.asarray(arrays["object"]),
@@ -260,6 +271,10 @@ def _result(
         final_deviance=final_deviance,
         final_loss=final_loss,
         config=setup.config,
+        devices=problem.devices,
+        processes=jax.process_count(),
+        frames_per_process=tuple(frames_per_process(problem)),
+        peak_rss_mb=peak_rss_mb(),
     )
 
 
@@ -277,8 +292,8 @@ def _checkpoint(path: pathlib.Path, setup: _Setup, params, state, history, epoch
             "format": _FORMAT,
             "epoch": epoch,
             "fingerprint": _fingerprint(setup),
-            "model": eqx.combine(params, setup.static),
-            "optimizer": jax.tree_util.tree_leaves(state),
+            "model": local(eqx.combine(params, setup.static)),
+            "optimizer": jax.tree_util.tree_leaves(local(state)),
             "history": {k: [float(v) for v in vs] for k, vs in history.items()},
             "config": json.dumps(setup.config.settings()),
         },
@@ -305,9 +320,10 @@ def _resume(path: pathlib.Path, setup: _Setup, state) -> tuple:
             f"{setup.config.epochs} epochs"
         )
     sharding = jax.sharding.NamedSharding(setup.fitter.problem.mesh, jax.sharding.PartitionSpec())
-    params = jax.device_put(eqx.filter(saved["model"], eqx.is_inexact_array), sharding)
+    host = lambda tree: jax.tree.map(np.asarray, tree)  # noqa: E731  (any process count)
+    params = jax.device_put(host(eqx.filter(saved["model"], eqx.is_inexact_array)), sharding)
     tree = jax.tree_util.tree_structure(state)
-    state = jax.device_put(jax.tree_util.tree_unflatten(tree, saved["optimizer"]), sharding)
+    state = jax.device_put(host(jax.tree_util.tree_unflatten(tree, saved["optimizer"])), sharding)
     history = {k: list(v) for k, v in saved["history"].items()}
     return params, state, history, int(saved["epoch"])
 

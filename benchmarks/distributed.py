@@ -1,0 +1,193 @@
+"""i. Many devices and processes: `ptyrax reconstruct` on 1, 2, 4 and 8 devices, and over 1, 2
+and 4 processes.
+
+Each run is a whole `ptyrax reconstruct` process (host devices by `--devices`), on the
+measured PETRA III scan or on a larger one made by repeating its frames; the runs of a table
+alternate in rounds, and each gives the median of its epochs' times (`metrics.json`).
+
+- Strong scaling: the 200 frames, batches of 40, on D = 1, 2, 4, 8 devices: speed-up
+  `t(1) / t(D)`.
+- Weak scaling: 200 D frames, batches of 10 D (the same work per device), on D devices: the
+  epoch time `t(D)`, ideally constant; the target is that `t(2) / t(1)` stays within 1.3 (on
+  2 cores, 2 devices is as far as the machine can run devices side by side).
+- Memory: a scan of 4000 frames (160 MB of counts) over P = 1, 2, 4 processes of one device
+  each (`jax.distributed`, gloo collectives on 127.0.0.1): the peak resident memory of a
+  process, which falls as each reads only its share of the frames.
+"""
+
+import dataclasses
+import json
+import os
+import pathlib
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+from ptyrax_reconstruct import read_cxi, write_cxi
+
+from ._report import Row
+from ._timing import ms
+from .reconstruct import DATA, EXAMPLE
+
+TITLE = "i. devices and processes"
+DEVICES = {"full": (1, 2, 4, 8), "smoke": (1, 2)}
+PROCESSES = {"full": (1, 2, 4), "smoke": (1, 2)}
+ROUNDS = {"full": 2, "smoke": 1}
+EPOCHS = {"full": 6, "smoke": 2}
+BIG = {"full": 4000, "smoke": 400}  # frames of the memory benchmark's scan
+WEAK_TARGET = 1.3
+
+
+def _config(folder: pathlib.Path, data: pathlib.Path, epochs: int, batch: int) -> pathlib.Path:
+    text = EXAMPLE.read_text().split("[[fit.stages]]")[0]
+    text = text.replace('file = "data/PETRAIII_P25_Near_Field_Ptycho.cxi"', f'file = "{data}"')
+    text = re.sub(r"(?m)^checkpoint_every = .*$", "checkpoint_every = 0", text)
+    text += f"\n[[fit.stages]]\nepochs = {epochs}\nlearning_rate = 0.04\nbatch_size = {batch}\n"
+    path = folder / f"config-{data.stem}-{batch}.toml"
+    path.write_text(text)
+    return path
+
+
+def _repeated(folder: pathlib.Path, frames: int) -> pathlib.Path:
+    """The scan with its frames repeated to `frames` (positions too: the same object)."""
+    path = folder / f"repeated-{frames}.cxi"
+    if not path.exists():
+        scan = read_cxi(DATA)
+        take = np.arange(frames) % scan.frames_shape[0]
+        write_cxi(
+            path,
+            dataclasses.replace(
+                scan,
+                path=None,
+                frames_shape=(frames, *scan.frames_shape[1:]),
+                translations=scan.translations[take],
+                counts=scan.frames()[take],
+            ),
+        )
+    return path
+
+
+def _command(config: pathlib.Path, out: pathlib.Path, *options: str) -> list[str]:
+    cli = [sys.executable, "-m", "ptyrax_core.cli", "reconstruct", str(config)]
+    return [*cli, "--out", str(out), "--quiet", *options]
+
+
+def _epoch(config: pathlib.Path, out: pathlib.Path, devices: int) -> float:
+    subprocess.run(
+        _command(config, out, "--devices", str(devices)), check=True, capture_output=True
+    )
+    return json.loads((out / "metrics.json").read_text())["median_epoch_seconds"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _peak_rss(config: pathlib.Path, out: pathlib.Path, processes: int) -> list[float]:
+    """Every process's peak resident memory in MB (its own and its children's: the CLI runs a
+    run of several processes in a child it watches)."""
+    port = _free_port()
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    running = []
+    for i in range(processes):
+        options = ["--devices", "1"]
+        if processes > 1:
+            options += ["--coordinator", f"127.0.0.1:{port}", "--process-id", str(i)]
+            options += ["--num-processes", str(processes)]
+        running.append(
+            subprocess.Popen(
+                _command(config, out, *options),
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    peaks = []
+    for p in running:
+        _, status, usage = os.wait4(p.pid, 0)
+        if status != 0:
+            raise RuntimeError(f"a process of the memory benchmark failed (status {status})")
+        p.returncode = 0
+        peaks.append(usage.ru_maxrss / 1024)  # KB on Linux
+    return peaks
+
+
+def run(mode: str) -> list[Row]:
+    judged = mode == "full"
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = pathlib.Path(tmp)
+        strong = _config(folder, DATA, EPOCHS[mode], 40)
+        weak = {
+            d: _config(folder, _repeated(folder, 200 * d), EPOCHS[mode], 10 * d)
+            for d in DEVICES[mode]
+        }
+        times: dict[tuple[str, int], list[float]] = {}
+        for k in range(ROUNDS[mode]):
+            order = DEVICES[mode] if k % 2 == 0 else tuple(reversed(DEVICES[mode]))
+            for d in order:
+                for kind, config in (("strong", strong), ("weak", weak[d])):
+                    out = folder / f"{kind}-{d}"
+                    times.setdefault((kind, d), []).append(_epoch(config, out, d))
+        median = {key: statistics.median(v) for key, v in times.items()}
+        cores = os.cpu_count()
+        devices = DEVICES[mode]
+        rows.append(
+            Row(
+                TITLE,
+                "strong scaling: 200 frames, batches of 40, epoch time on D = "
+                + ", ".join(map(str, devices))
+                + " devices",
+                ", ".join(f"D={d}: {ms(median['strong', d])}" for d in devices),
+                "",
+                "speed-up "
+                + ", ".join(f"{median['strong', 1] / median['strong', d]:.2f}x" for d in devices),
+                "",
+                None,
+                f"{ROUNDS[mode]} rounds of whole runs, host devices on {cores} cores",
+            )
+        )
+        ratio = median["weak", 2] / median["weak", 1]
+        rows.append(
+            Row(
+                TITLE,
+                "weak scaling: 200 D frames, batches of 10 D, epoch time on D = "
+                + ", ".join(map(str, devices))
+                + " devices",
+                ", ".join(f"D={d}: {ms(median['weak', d])}" for d in devices),
+                "",
+                "t(D) / t(1): "
+                + ", ".join(f"{median['weak', d] / median['weak', 1]:.2f}" for d in devices),
+                f"t(2) / t(1) <= {WEAK_TARGET}",
+                ratio <= WEAK_TARGET if judged else None,
+                f"{ROUNDS[mode]} rounds of whole runs; beyond 2 devices the {cores} cores are "
+                "shared, so the time grows with the work",
+            )
+        )
+        big = _repeated(folder, BIG[mode])
+        memory = _config(folder, big, 1, 50)
+        peaks = {p: _peak_rss(memory, folder / f"memory-{p}", p) for p in PROCESSES[mode]}
+        rows.append(
+            Row(
+                TITLE,
+                f"peak resident memory per process: {BIG[mode]} frames of 100x100 "
+                f"({BIG[mode] * 100 * 100 * 4 / 1e6:.0f} MB of counts), one epoch, over P = "
+                + ", ".join(map(str, PROCESSES[mode]))
+                + " processes of 1 device",
+                ", ".join(f"P={p}: {max(v):.0f} MB" for p, v in peaks.items()),
+                "",
+                "largest process / 1 process: "
+                + ", ".join(f"{max(v) / max(peaks[1]):.2f}" for v in peaks.values()),
+                "",
+                None,
+                "jax.distributed with gloo on 127.0.0.1; each process reads its share of the "
+                "frames",
+            )
+        )
+    return rows
