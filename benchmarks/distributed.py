@@ -6,13 +6,14 @@ measured PETRA III scan or on a larger one made by repeating its frames; the run
 alternate in rounds, and each gives the median of its epochs' times (`metrics.json`).
 
 - Strong scaling: the 200 frames, batches of 40, on D = 1, 2, 4, 8 devices: speed-up
-  `t(1) / t(D)`.
+  `t(1) / t(D)`. Each host device computes on one core (`--xla_cpu_multi_thread_eigen=false`),
+  as each GPU of a node computes on its own.
 - Weak scaling: 200 D frames, batches of 10 D (the same work per device), on D devices: the
   epoch time `t(D)`, ideally constant; the target is that `t(2) / t(1)` stays within 1.3 (on
   2 cores, 2 devices is as far as the machine can run devices side by side).
 - Memory: a scan of 4000 frames (160 MB of counts) over P = 1, 2, 4 processes of one device
-  each (`jax.distributed`, gloo collectives on 127.0.0.1): the peak resident memory of a
-  process, which falls as each reads only its share of the frames.
+  each (`jax.distributed`, gloo collectives on 127.0.0.1): the peak resident memory of every
+  process (`metrics.json`), which falls as each reads only its share of the frames.
 """
 
 import dataclasses
@@ -40,6 +41,7 @@ ROUNDS = {"full": 2, "smoke": 1}
 EPOCHS = {"full": 6, "smoke": 2}
 BIG = {"full": 4000, "smoke": 400}  # frames of the memory benchmark's scan
 WEAK_TARGET = 1.3
+SINGLE_CORE = "--xla_cpu_multi_thread_eigen=false"
 
 
 def _config(folder: pathlib.Path, data: pathlib.Path, epochs: int, batch: int) -> pathlib.Path:
@@ -77,9 +79,12 @@ def _command(config: pathlib.Path, out: pathlib.Path, *options: str) -> list[str
 
 
 def _epoch(config: pathlib.Path, out: pathlib.Path, devices: int) -> float:
-    subprocess.run(
-        _command(config, out, "--devices", str(devices)), check=True, capture_output=True
-    )
+    """The median epoch of a run on `devices` host devices of one core each (XLA's CPU
+    client otherwise spreads each device's work over every core, and devices cannot run side
+    by side)."""
+    env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {SINGLE_CORE}"}
+    command = _command(config, out, "--devices", str(devices))
+    subprocess.run(command, check=True, capture_output=True, env=env)
     return json.loads((out / "metrics.json").read_text())["median_epoch_seconds"]
 
 
@@ -90,10 +95,8 @@ def _free_port() -> int:
 
 
 def _peak_rss(config: pathlib.Path, out: pathlib.Path, processes: int) -> list[float]:
-    """Every process's peak resident memory in MB (its own and its children's: the CLI runs a
-    run of several processes in a child it watches)."""
+    """Every process's peak resident memory in MiB (`metrics.json`'s `peak_rss_mb`)."""
     port = _free_port()
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     running = []
     for i in range(processes):
         options = ["--devices", "1"]
@@ -103,19 +106,13 @@ def _peak_rss(config: pathlib.Path, out: pathlib.Path, processes: int) -> list[f
         running.append(
             subprocess.Popen(
                 _command(config, out, *options),
-                env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
         )
-    peaks = []
-    for p in running:
-        _, status, usage = os.wait4(p.pid, 0)
-        if status != 0:
-            raise RuntimeError(f"a process of the memory benchmark failed (status {status})")
-        p.returncode = 0
-        peaks.append(usage.ru_maxrss / 1024)  # KB on Linux
-    return peaks
+    if any(p.wait() != 0 for p in running):
+        raise RuntimeError("a process of the memory benchmark failed")
+    return json.loads((out / "metrics.json").read_text())["peak_rss_mb"]
 
 
 def run(mode: str) -> list[Row]:
@@ -150,7 +147,8 @@ def run(mode: str) -> list[Row]:
                 + ", ".join(f"{median['strong', 1] / median['strong', d]:.2f}x" for d in devices),
                 "",
                 None,
-                f"{ROUNDS[mode]} rounds of whole runs, host devices on {cores} cores",
+                f"{ROUNDS[mode]} rounds of whole runs; host devices of one core each, on "
+                f"{cores} cores",
             )
         )
         ratio = median["weak", 2] / median["weak", 1]
@@ -166,8 +164,8 @@ def run(mode: str) -> list[Row]:
                 + ", ".join(f"{median['weak', d] / median['weak', 1]:.2f}" for d in devices),
                 f"t(2) / t(1) <= {WEAK_TARGET}",
                 ratio <= WEAK_TARGET if judged else None,
-                f"{ROUNDS[mode]} rounds of whole runs; beyond 2 devices the {cores} cores are "
-                "shared, so the time grows with the work",
+                f"{ROUNDS[mode]} rounds of whole runs; host devices of one core each: beyond "
+                f"{cores} devices they share the {cores} cores, so the time grows with the work",
             )
         )
         big = _repeated(folder, BIG[mode])
@@ -180,7 +178,10 @@ def run(mode: str) -> list[Row]:
                 f"({BIG[mode] * 100 * 100 * 4 / 1e6:.0f} MB of counts), one epoch, over P = "
                 + ", ".join(map(str, PROCESSES[mode]))
                 + " processes of 1 device",
-                ", ".join(f"P={p}: {max(v):.0f} MB" for p, v in peaks.items()),
+                ", ".join(
+                    f"P={p}: " + " / ".join(f"{x:.0f}" for x in v) + " MiB"
+                    for p, v in peaks.items()
+                ),
                 "",
                 "largest process / 1 process: "
                 + ", ".join(f"{max(v) / max(peaks[1]):.2f}" for v in peaks.values()),

@@ -16,6 +16,7 @@ first, as one-line errors.
 import dataclasses
 import math
 import os
+import pathlib
 import re
 import selectors
 import signal
@@ -356,12 +357,22 @@ def is_writer() -> bool:
     return jax.process_index() == 0
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory, MiB."""
-    import resource
+def peak_rss_mb() -> list[float]:
+    """Every process's peak resident memory, MiB, in process order (call it in every
+    process: it is a collective). On Linux from `VmHWM` (`/proc/self/status`): the peak of this
+    program alone, where `ru_maxrss` also keeps that of the process it was started from."""
+    import numpy as np
+    from jax.experimental import multihost_utils
 
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+    try:
+        status = pathlib.Path("/proc/self/status").read_text()
+        peak = int(re.search(r"VmHWM:\s*(\d+) kB", status).group(1)) / 2**10
+    except (OSError, AttributeError):
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB, bytes on macOS
+        peak = peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+    return [float(x) for x in multihost_utils.process_allgather(np.float64(peak))]
 
 
 def joined() -> None:

@@ -26,8 +26,8 @@ def write_outputs(out: pathlib.Path, result) -> None:
 
 def metrics(result) -> dict:
     """The run's settings and figures of merit, as plain data; `devices` in all, over
-    `processes`, `frames_per_process` (what each read from the file) and `peak_rss_mb` (of
-    process 0, the one that writes)."""
+    `processes`, `frames_per_process` (what each read from the file) and `peak_rss_mb`
+    (every process's, in process order)."""
     from importlib.metadata import PackageNotFoundError, version
 
     import jax
@@ -64,7 +64,7 @@ def metrics(result) -> dict:
         "devices": result.devices,
         "processes": result.processes,
         "frames_per_process": list(result.frames_per_process),
-        "peak_rss_mb": result.peak_rss_mb,
+        "peak_rss_mb": list(result.peak_rss_mb),
         "platform": device.platform,
         "device_kind": device.device_kind,
         "versions": {

@@ -50,7 +50,7 @@ class Result:
         config: the run's config.
         devices, processes: the mesh's devices in all, and the processes they belong to.
         frames_per_process: the real frames each process held and read from the file.
-        peak_rss_mb: this process's peak resident memory (MiB) at the end.
+        peak_rss_mb: every process's peak resident memory (MiB) at the end, in process order.
 
     `outside` counts the frames whose refined window runs off the object (its edge is used
     there instead: raise `geometry.padding`).
@@ -75,7 +75,7 @@ class Result:
     devices: int = 1
     processes: int = 1
     frames_per_process: tuple[int, ...] = ()
-    peak_rss_mb: float = 0.0
+    peak_rss_mb: tuple[float, ...] = ()
 
     @property
     def outside(self) -> int:
@@ -274,7 +274,7 @@ def _result(
         devices=problem.devices,
         processes=jax.process_count(),
         frames_per_process=tuple(frames_per_process(problem)),
-        peak_rss_mb=peak_rss_mb(),
+        peak_rss_mb=tuple(peak_rss_mb()),
     )
 
 
