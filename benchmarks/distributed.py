@@ -6,11 +6,15 @@ measured PETRA III scan or on a larger one made by repeating its frames; the run
 alternate in rounds, and each gives the median of its epochs' times (`metrics.json`).
 
 - Strong scaling: the 200 frames, batches of 40, on D = 1, 2, 4, 8 devices: speed-up
-  `t(1) / t(D)`. Each host device computes on one core (`--xla_cpu_multi_thread_eigen=false`),
-  as each GPU of a node computes on its own.
+  `t(1) / t(D)`. Each host device computes on one core, as each GPU of a node computes on its
+  own: a run of D devices is held to D of the machine's cores (`sched_setaffinity`; XLA's
+  CPU client otherwise runs independent operations of one device on every core, so one
+  device would have the whole machine), with `--xla_cpu_multi_thread_eigen=false`.
 - Weak scaling: 200 D frames, batches of 10 D (the same work per device), on D devices: the
   epoch time `t(D)`, ideally constant; the target is that `t(2) / t(1)` stays within 1.3 (on
-  2 cores, 2 devices is as far as the machine can run devices side by side).
+  2 cores, 2 devices is as far as the machine can run devices side by side), judged on the
+  median of the rounds' paired ratios. Beside it, the machine's own floor: two independent
+  1-device runs side by side, one core each, no communication at all, against one alone.
 - Memory: a scan of 4000 frames (160 MB of counts) over P = 1, 2, 4 processes of one device
   each (`jax.distributed`, gloo collectives on 127.0.0.1): the peak resident memory of every
   process (`metrics.json`), which falls as each reads only its share of the frames.
@@ -37,11 +41,16 @@ from .reconstruct import DATA, EXAMPLE
 TITLE = "i. devices and processes"
 DEVICES = {"full": (1, 2, 4, 8), "smoke": (1, 2)}
 PROCESSES = {"full": (1, 2, 4), "smoke": (1, 2)}
-ROUNDS = {"full": 2, "smoke": 1}
+ROUNDS = {"full": 5, "smoke": 1}
 EPOCHS = {"full": 6, "smoke": 2}
 BIG = {"full": 4000, "smoke": 400}  # frames of the memory benchmark's scan
 WEAK_TARGET = 1.3
 SINGLE_CORE = "--xla_cpu_multi_thread_eigen=false"
+# The CLI held to some cores before JAX starts its threads (which inherit the affinity).
+_PINNED = (
+    "import os, sys; os.sched_setaffinity(0, {cores}); "
+    "from ptyrax_core.cli import main; sys.exit(main(sys.argv[1:]))"
+)
 
 
 def _config(folder: pathlib.Path, data: pathlib.Path, epochs: int, batch: int) -> pathlib.Path:
@@ -78,14 +87,39 @@ def _command(config: pathlib.Path, out: pathlib.Path, *options: str) -> list[str
     return [*cli, "--out", str(out), "--quiet", *options]
 
 
-def _epoch(config: pathlib.Path, out: pathlib.Path, devices: int) -> float:
-    """The median epoch of a run on `devices` host devices of one core each (XLA's CPU
-    client otherwise spreads each device's work over every core, and devices cannot run side
-    by side)."""
+def _cores(devices: int, first: int = 0) -> set[int]:
+    """`devices` of this process's cores from the `first`-th (fewer if the machine has
+    fewer): one core a device."""
+    cores = sorted(os.sched_getaffinity(0))
+    return set((cores[first:] + cores[:first])[: max(1, min(devices, len(cores)))])
+
+
+def _start(config: pathlib.Path, out: pathlib.Path, devices: int, first: int = 0):
+    """A run on `devices` host devices of one core each, held to that many cores."""
     env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {SINGLE_CORE}"}
+    pinned = _PINNED.format(cores=sorted(_cores(devices, first)))
     command = _command(config, out, "--devices", str(devices))
-    subprocess.run(command, check=True, capture_output=True, env=env)
+    command[1:3] = ["-c", pinned]  # the command's own module, held to the cores first
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+
+
+def _median_epoch(run: subprocess.Popen, out: pathlib.Path) -> float:
+    _, err = run.communicate()
+    if run.returncode != 0:
+        raise RuntimeError(f"a run of benchmark i failed: {err.decode()[-2000:]}")
     return json.loads((out / "metrics.json").read_text())["median_epoch_seconds"]
+
+
+def _epoch(config: pathlib.Path, out: pathlib.Path, devices: int) -> float:
+    """The median epoch of a run on `devices` host devices of one core each."""
+    return _median_epoch(_start(config, out, devices), out)
+
+
+def _side_by_side(config: pathlib.Path, folder: pathlib.Path) -> float:
+    """The mean median epoch of two independent 1-device runs at once, on cores 0 and 1."""
+    outs = [folder / "side-0", folder / "side-1"]
+    runs = [_start(config, out, 1, first=k) for k, out in enumerate(outs)]
+    return statistics.mean(_median_epoch(run, out) for run, out in zip(runs, outs, strict=True))
 
 
 def _free_port() -> int:
@@ -132,8 +166,10 @@ def run(mode: str) -> list[Row]:
                 for kind, config in (("strong", strong), ("weak", weak[d])):
                     out = folder / f"{kind}-{d}"
                     times.setdefault((kind, d), []).append(_epoch(config, out, d))
+            if len(os.sched_getaffinity(0)) >= 2:
+                times.setdefault(("side by side", 1), []).append(_side_by_side(weak[1], folder))
         median = {key: statistics.median(v) for key, v in times.items()}
-        cores = os.cpu_count()
+        cores = len(os.sched_getaffinity(0))
         devices = DEVICES[mode]
         rows.append(
             Row(
@@ -151,7 +187,13 @@ def run(mode: str) -> list[Row]:
                 f"{cores} cores",
             )
         )
-        ratio = median["weak", 2] / median["weak", 1]
+        # each round's t(2) / t(1) from runs next to each other, then the median of the rounds
+        paired = [t2 / t1 for t1, t2 in zip(times["weak", 1], times["weak", 2], strict=True)]
+        ratio = statistics.median(paired)
+        floor = ""
+        if ("side by side", 1) in median:
+            side = median["side by side", 1]
+            floor = f"{ms(side)}, {side / median['weak', 1]:.2f}x one alone"
         rows.append(
             Row(
                 TITLE,
@@ -159,7 +201,8 @@ def run(mode: str) -> list[Row]:
                 + ", ".join(map(str, devices))
                 + " devices",
                 ", ".join(f"D={d}: {ms(median['weak', d])}" for d in devices),
-                "",
+                (f"two 1-device runs side by side, no communication: {floor}" if floor else ""),
+                f"t(2) / t(1) paired: {ratio:.2f} [{min(paired):.2f}, {max(paired):.2f}]; "
                 "t(D) / t(1): "
                 + ", ".join(f"{median['weak', d] / median['weak', 1]:.2f}" for d in devices),
                 f"t(2) / t(1) <= {WEAK_TARGET}",

@@ -5,8 +5,9 @@ the mesh may span several processes (`_distributed`), each holding and reading t
 its own devices.
 An epoch shuffles every share from `(seed, epoch)` alone, so a resumed run draws the same
 minibatches as an uninterrupted one; each minibatch takes the same number of frames from
-every share, the gradients are summed across devices (`psum` under `shard_map`), and the
-Adam update runs replicated. The minibatch loop of an epoch is a `lax.scan` inside one jit.
+every share, the gradients are summed across devices (one all-reduce a step, under
+`shard_map`), and the Adam update runs replicated. The minibatch loop of an epoch is a
+`lax.scan` inside one jit.
 """
 
 import dataclasses
@@ -142,6 +143,16 @@ def mean_frame(problem: Problem) -> np.ndarray:
     return np.asarray(local(total(problem.frames))) / problem.n_frames
 
 
+def lit_pixels(problem: Problem) -> int:
+    """The valid pixels of the real frames that hold a count (the reduced deviance divides by
+    it): counted once, not in every step (a sum of each step would be one more all-reduce a
+    step, which on host devices costs about as much as the gradient's); per frame on the
+    devices, summed on the host in int64."""
+    count = lambda f, valid: jnp.sum((f >= 1) & valid, axis=(1, 2))  # noqa: E731
+    per_frame = jax.jit(count, out_shardings=NamedSharding(problem.mesh, P()))
+    return int(np.sum(np.asarray(local(per_frame(problem.frames, problem.valid))), dtype=np.int64))
+
+
 def frames_per_process(problem: Problem) -> list[int]:
     """How many real frames each process holds (and reads from the file)."""
     counts = [0] * jax.process_count()
@@ -216,7 +227,7 @@ def _local_sums(
     per_pixel: Callable,
     probe_scale: float,
 ):
-    """Sums over this device's frames `local` (-1: none): loss, deviance, pixels with y >= 1."""
+    """Sums over this device's frames `local` (-1: none): the loss and the deviance."""
     offset = jax.lax.axis_index(AXIS) * problem.share
     present = local >= 0
     local = jnp.where(present, local, 0)
@@ -231,15 +242,25 @@ def _local_sums(
         deviance = loss
     else:
         deviance = jnp.sum(jnp.where(keep, poisson_deviance(predicted, counts, problem.valid), 0.0))
-    lit = jnp.sum(keep & problem.valid & (counts >= 1))
-    return loss, (deviance, lit)
+    return loss, deviance
+
+
+def _psum(tree: Any) -> Any:
+    """`psum` over the mesh as one all-reduce: complex leaves travel as pairs of reals, so
+    that every leaf has one element type (XLA combines all-reduces of one type only). Each
+    all-reduce is a rendezvous of every device; on host devices that wait, not the bytes,
+    is what it costs."""
+    pairs = lambda x: jnp.stack([x.real, x.imag]) if jnp.iscomplexobj(x) else x  # noqa: E731
+    summed = jax.lax.psum(jax.tree.map(pairs, tree), AXIS)
+    back = lambda x, s: jax.lax.complex(s[0], s[1]) if jnp.iscomplexobj(x) else s  # noqa: E731
+    return jax.tree.map(back, tree, summed)
 
 
 class Fitter:
     """Compiled epochs for one problem and one model structure.
 
     `epoch(params, state, rates, batches)` runs one epoch of Adam steps and returns the new
-    params and state and `(loss_sum, deviance_sum, lit_pixels)` over the epoch's frames.
+    params and state and `(loss_sum, deviance_sum)` over the epoch's frames.
     `rates` maps each component to its learning rate for the epoch (0 holds it still).
 
     The components in `lazy` (the index-dependent ones: one value per frame) take lazy Adam
@@ -262,6 +283,7 @@ class Fitter:
         self.centred = centred
         self.lazy = lazy
         self.pixels_per_frame = int(np.sum(np.asarray(local(problem.valid))))
+        self.lit_pixels = lit_pixels(problem)
         self.adam = optax.scale_by_adam()
         self._epoch = _WithProblem(self._epoch_impl, problem, donate_argnums=(0, 1))
         self._evaluate = _WithProblem(self._evaluate_impl, problem)
@@ -279,15 +301,15 @@ class Fitter:
 
             def scaled(params):
                 model = eqx.combine(params, self.static)
-                loss, aux = _local_sums(
+                loss, deviance = _local_sums(
                     model, problem.frames, batch, problem, per_pixel, self.probe_scale
                 )
-                return loss / norm, (loss, *aux)
+                return loss / norm, (loss, deviance)
 
             if grad:
                 (_, sums), grads = jax.value_and_grad(scaled, has_aux=True)(params)
-                return jax.lax.psum((grads, sums), AXIS)
-            return jax.lax.psum(scaled(params)[1], AXIS)
+                return _psum((grads, sums))
+            return _psum(scaled(params)[1])
 
         return jax.shard_map(
             local,
@@ -344,7 +366,7 @@ class Fitter:
         return jax.tree.map(jnp.sum, sums)
 
     def evaluate(self, params, batch_size: int = 50):
-        """`(loss_sum, deviance_sum, lit_pixels)` over every frame at fixed `params`."""
+        """`(loss_sum, deviance_sum)` over every frame at fixed `params`."""
         batches = minibatches(self.problem, batch_size, 0, 0)
         batches = jax.device_put(batches, NamedSharding(self.problem.mesh, P(None, AXIS)))
         return self._evaluate(params, batches)

@@ -10,10 +10,14 @@ from jaxtyping import Array, Complex, Float
 
 
 def shift_ramp(shape: tuple[int, int], shift: Float[Array, "2"]) -> Complex[Array, "h w"]:
-    """The Fourier-space phase ramp that moves an image by `shift` (rows, columns) pixels."""
+    """The Fourier-space phase ramp that moves an image by `shift` (rows, columns) pixels:
+    `exp(-2 pi i (ky shift_0 + kx shift_1))`, made as the outer product of its row and column
+    factors (`h + w` complex exponentials, not `h w`)."""
     ky = jnp.fft.fftfreq(shape[0]).astype(shift.dtype)
     kx = jnp.fft.fftfreq(shape[1]).astype(shift.dtype)
-    return jnp.exp(-2j * jnp.pi * (ky[:, None] * shift[0] + kx[None, :] * shift[1]))
+    rows = jnp.exp(-2j * jnp.pi * ky * shift[0])
+    columns = jnp.exp(-2j * jnp.pi * kx * shift[1])
+    return rows[:, None] * columns[None, :]
 
 
 def fourier_shift(

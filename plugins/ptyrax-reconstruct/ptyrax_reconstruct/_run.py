@@ -220,10 +220,10 @@ def reconstruct(
         batches = minibatches(fitter.problem, stage.batch_size, config.seed, epoch)
         start = time.perf_counter()
         params, state, sums = fitter.epoch(params, state, config.rates(epoch), batches)
-        loss, deviance, lit = (float(x) for x in local(sums))
+        loss, deviance = (float(x) for x in local(sums))
         history["epoch_seconds"].append(time.perf_counter() - start)
         history["epoch_loss"].append(loss / fitter.pixels_per_frame / fitter.problem.n_frames)
-        history["epoch_deviance"].append(deviance / max(lit, 1.0))
+        history["epoch_deviance"].append(deviance / max(fitter.lit_pixels, 1))
         if progress is not None:
             progress(epoch + 1, config.epochs, history["epoch_loss"][-1])
         last = epoch + 1 == config.epochs
@@ -232,9 +232,9 @@ def reconstruct(
             _checkpoint(out / CHECKPOINT, setup, params, state, history, epoch + 1)
     if out is not None and config.epochs == first:  # resumed at the end: nothing more to run
         _checkpoint(out / CHECKPOINT, setup, params, state, history, first)
-    loss, deviance, lit = (float(x) for x in local(fitter.evaluate(params)))
+    loss, deviance = (float(x) for x in local(fitter.evaluate(params)))
     final_loss = loss / fitter.pixels_per_frame / fitter.problem.n_frames
-    result = _result(setup, params, history, deviance / max(lit, 1.0), final_loss)
+    result = _result(setup, params, history, deviance / max(fitter.lit_pixels, 1), final_loss)
     if out is not None:
         from ._outputs import write_outputs
 

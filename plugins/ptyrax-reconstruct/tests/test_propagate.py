@@ -121,6 +121,21 @@ def test_shift_ramps_of_opposite_shifts_multiply_to_one():
     assert_close(product, np.ones((16, 12)), terms=4)
 
 
+def test_shift_ramp_is_the_phase_ramp_of_its_shift():
+    """The outer product of the row and column factors is exp(-2 pi i (ky s0 + kx s1)),
+    against float64, and so is its derivative in the shift."""
+    shape, shift = (16, 12), np.array([0.3, -0.7])
+    ky, kx = np.fft.fftfreq(shape[0])[:, None], np.fft.fftfreq(shape[1])[None, :]
+    expected = np.exp(-2j * np.pi * (ky * shift[0] + kx * shift[1]))
+    ramp = shift_ramp(shape, jnp.asarray(shift, jnp.float32))
+    # the phase (at most pi * 0.7) rounds relative to its size in its products; exp and the
+    # outer product round once each: well within 6 pi roundings of 1
+    assert_close(ramp, expected, terms=6 * np.pi)
+    d = jax.jacfwd(lambda s: shift_ramp(shape, s))(jnp.asarray(shift, jnp.float32))
+    assert_close(d[..., 0], -2j * np.pi * ky * expected, terms=6 * np.pi, scale=np.pi)
+    assert_close(d[..., 1], -2j * np.pi * kx * expected, terms=6 * np.pi, scale=np.pi)
+
+
 def test_shift_ramp_of_zero_is_one():
     """No shift, no phase."""
     assert np.all(np.asarray(shift_ramp((8, 8), jnp.zeros(2))) == 1)

@@ -17,6 +17,7 @@ from ptyrax_reconstruct import (
     intensities,
     load_config,
     phase_score,
+    read_cxi,
     reconstruct,
     write_cxi,
 )
@@ -244,3 +245,16 @@ def test_a_frames_values_move_only_in_the_steps_that_see_it(tmp_path):
     assert moved[first].all() and not moved[20:].any()
     assert np.array_equal(runs["then others"][first], runs["seen once"][first])
     assert (runs["then others"][other] != 1.0).all()
+
+
+def test_the_reduced_deviance_divides_by_the_lit_pixels_of_every_frame(tmp_path):
+    """The denominator is counted once, exactly, from the frames the devices hold: the valid
+    pixels that hold a count, over every frame."""
+    from ptyrax_reconstruct._run import prepare
+
+    config = load_config(short_config(tmp_path))
+    scan = read_cxi(config.data)
+    frames = scan.frames()
+    expected = int(np.sum((frames >= 1) & scan.valid, dtype=np.int64))
+    assert prepare(config).fitter.lit_pixels == expected
+    assert 0 < expected < frames.size
