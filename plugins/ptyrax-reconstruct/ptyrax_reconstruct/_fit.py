@@ -245,15 +245,31 @@ def _local_sums(
     return loss, deviance
 
 
-def _psum(tree: Any) -> Any:
-    """`psum` over the mesh as one all-reduce: complex leaves travel as pairs of reals, so
-    that every leaf has one element type (XLA combines all-reduces of one type only). Each
-    all-reduce is a rendezvous of every device; on host devices that wait, not the bytes,
-    is what it costs."""
-    pairs = lambda x: jnp.stack([x.real, x.imag]) if jnp.iscomplexobj(x) else x  # noqa: E731
-    summed = jax.lax.psum(jax.tree.map(pairs, tree), AXIS)
-    back = lambda x, s: jax.lax.complex(s[0], s[1]) if jnp.iscomplexobj(x) else s  # noqa: E731
-    return jax.tree.map(back, tree, summed)
+def _psum(tree: Any, devices: int) -> Any:
+    """`psum` over the mesh of `devices` as one all-reduce of one flat buffer: XLA's CPU
+    all-reduce meets the other devices once for every buffer it sums, and each meeting costs
+    a core waking another. The leaves (complex ones as their real and imaginary parts) are
+    written into the buffer in place (a concatenate compiles to a slow loop on the CPU) and
+    read back as slices; all are float (the sums are of float losses and gradients)."""
+    if devices == 1:
+        return tree
+    leaves, treedef = jax.tree.flatten(tree)
+    parts = [q for x in leaves for q in ((x.real, x.imag) if jnp.iscomplexobj(x) else (x,))]
+    dtype = jnp.result_type(*parts)
+    starts = np.cumsum([0] + [p.size for p in parts])
+    flat = jnp.zeros(int(starts[-1]), dtype)
+    for p, start in zip(parts, starts, strict=False):
+        flat = jax.lax.dynamic_update_slice(flat, p.ravel().astype(dtype), (int(start),))
+    flat = jax.lax.psum(flat, AXIS)
+    summed = iter(
+        flat[a:b].reshape(p.shape).astype(p.dtype)
+        for p, a, b in zip(parts, starts[:-1], starts[1:], strict=True)
+    )
+    back = [
+        jax.lax.complex(next(summed), next(summed)) if jnp.iscomplexobj(x) else next(summed)
+        for x in leaves
+    ]
+    return treedef.unflatten(back)
 
 
 class Fitter:
@@ -308,8 +324,8 @@ class Fitter:
 
             if grad:
                 (_, sums), grads = jax.value_and_grad(scaled, has_aux=True)(params)
-                return _psum((grads, sums))
-            return _psum(scaled(params)[1])
+                return _psum((grads, sums), problem.devices)
+            return _psum(scaled(params)[1], problem.devices)
 
         return jax.shard_map(
             local,
