@@ -87,17 +87,17 @@ def _command(config: pathlib.Path, out: pathlib.Path, *options: str) -> list[str
     return [*cli, "--out", str(out), "--quiet", *options]
 
 
-def _cores(devices: int, first: int = 0) -> set[int]:
+def _cores(devices: int, first: int = 0) -> list[int]:
     """`devices` of this process's cores from the `first`-th (fewer if the machine has
     fewer): one core a device."""
     cores = sorted(os.sched_getaffinity(0))
-    return set((cores[first:] + cores[:first])[: max(1, min(devices, len(cores)))])
+    return sorted((cores[first:] + cores[:first])[: max(1, min(devices, len(cores)))])
 
 
 def _start(config: pathlib.Path, out: pathlib.Path, devices: int, first: int = 0):
     """A run on `devices` host devices of one core each, held to that many cores."""
     env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {SINGLE_CORE}"}
-    pinned = _PINNED.format(cores=sorted(_cores(devices, first)))
+    pinned = _PINNED.format(cores=_cores(devices, first))
     command = _command(config, out, "--devices", str(devices))
     command[1:3] = ["-c", pinned]  # the command's own module, held to the cores first
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)

@@ -258,7 +258,7 @@ def _psum(tree: Any, devices: int) -> Any:
     dtype = jnp.result_type(*parts)
     starts = np.cumsum([0] + [p.size for p in parts])
     flat = jnp.zeros(int(starts[-1]), dtype)
-    for p, start in zip(parts, starts, strict=False):
+    for p, start in zip(parts, starts[:-1], strict=True):
         flat = jax.lax.dynamic_update_slice(flat, p.ravel().astype(dtype), (int(start),))
     flat = jax.lax.psum(flat, AXIS)
     summed = iter(
