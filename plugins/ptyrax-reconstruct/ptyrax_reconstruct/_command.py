@@ -3,8 +3,9 @@
 import argparse
 import pathlib
 import sys
+import warnings
 
-from ._errors import ReconstructError
+from ._errors import ReconstructError, SlowStepWarning
 
 
 def add_parser(commands) -> None:
@@ -117,7 +118,14 @@ def run(args: argparse.Namespace) -> int:
             _distributed.precheck(options, _NAMES)
             return _distributed.supervise(_argv(args), options, _NAMES)
         else:
-            _distributed.join(options, args.devices, _NAMES)
+            with warnings.catch_warnings(record=True) as said:
+                warnings.simplefilter("always", SlowStepWarning)
+                _distributed.join(options, args.devices, _NAMES)
+            for w in said:
+                if issubclass(w.category, SlowStepWarning):
+                    print(f"ptyrax reconstruct: warning: {w.message}", file=sys.stderr)
+                else:
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
             _distributed.joined()
         return _reconstruct(args, config)
     except ReconstructError as e:

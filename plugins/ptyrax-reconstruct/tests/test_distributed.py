@@ -11,10 +11,12 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import h5py
 import numpy as np
 import pytest
+from ptyrax_reconstruct import SlowStepWarning, _command, _distributed
 from ptyrax_reconstruct._distributed import Cluster, cluster_options, parse_coordinator
 from test_run import short_config
 
@@ -150,6 +152,8 @@ def test_two_processes_of_four_devices_end_where_one_of_eight_does(runs):
     (_, out, err), (_, out1, err1) = runs["results"]
     assert "final deviance" in out and "on 8 device(s) of 2 processes" in out
     assert "final deviance" not in out1 and "error" not in err + err1
+    # both processes may use every core here: no warning about one core
+    assert ("may use 1 core" in err + err1) == (len(os.sched_getaffinity(0)) == 1)
 
 
 RESUME = textwrap.dedent(
@@ -321,3 +325,36 @@ def test_the_options_come_from_the_environment_when_not_given():
     assert parse_coordinator("node-07.cluster:51234") == ("node-07.cluster", 51234)
     with pytest.raises(Exception, match="PTYRAX_PROCESS_ID 7: must be 0 to 3"):
         cluster_options(environ=environ | {"PTYRAX_PROCESS_ID": "7"})
+
+
+def test_a_cpu_process_of_a_run_held_to_one_core_is_told_to_take_two(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr("jax.process_count", lambda: 2)
+    assert _distributed.one_core_warning(1) is None  # two cores
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
+    warning = _distributed.one_core_warning(1)
+    assert warning.startswith("process 1 may use 1 core") and "--cpus-per-task=2" in warning
+    monkeypatch.setattr("jax.process_count", lambda: 1)
+    assert _distributed.one_core_warning(0) is None  # no all-reduce across processes
+    monkeypatch.setattr("jax.process_count", lambda: 2)
+    monkeypatch.setattr("jax.default_backend", lambda: "gpu")
+    assert _distributed.one_core_warning(1) is None  # NCCL, not gloo
+
+
+def test_the_command_prints_the_warning_as_one_line(tmp_path, monkeypatch, capsys):
+    def join(options, devices, names):
+        warnings.warn("process 1 may use 1 core: ...", SlowStepWarning, stacklevel=2)
+        warnings.warn("something else", DeprecationWarning, stacklevel=2)
+
+    monkeypatch.setattr(_distributed, "supervised", lambda: True)
+    monkeypatch.setattr(_distributed, "join", join)
+    monkeypatch.setattr(_distributed, "joined", lambda: None)
+    monkeypatch.setattr(_command, "_reconstruct", lambda args, config: 0)
+    config = short_config(tmp_path)
+    with warnings.catch_warnings(record=True) as others:
+        warnings.simplefilter("always")
+        argv = ["reconstruct", str(config), "--coordinator", "127.0.0.1:1234"]
+        assert main([*argv, "--process-id", "1", "--num-processes", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "ptyrax reconstruct: warning: process 1 may use 1 core: ...\n" in err
+    assert [w.category for w in others] == [DeprecationWarning]  # others pass through
