@@ -152,7 +152,7 @@ def test_two_processes_of_four_devices_end_where_one_of_eight_does(runs):
     (_, out, err), (_, out1, err1) = runs["results"]
     assert "final deviance" in out and "on 8 device(s) of 2 processes" in out
     assert "final deviance" not in out1 and "error" not in err + err1
-    # both processes may use every core here: no warning about one core
+    # the processes have this one's cores: warned exactly when that is one core
     assert ("may use 1 core" in err + err1) == (len(os.sched_getaffinity(0)) == 1)
 
 
