@@ -32,10 +32,10 @@ SPACING = 2e-6  # m between slices
 def _epoch(setup, carry: dict, batches) -> float:
     """One more epoch (the fit goes on from `carry`'s params and state): seconds."""
     start = time.perf_counter()
-    params, state, sums = setup.fitter.epoch(
+    params, state, report = setup.fitter.epoch(
         carry["params"], carry["state"], setup.config.rates(0), batches
     )
-    sums[0].block_until_ready()
+    report["loss"].block_until_ready()
     carry.update(params=params, state=state)
     return time.perf_counter() - start
 

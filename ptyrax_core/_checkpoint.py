@@ -50,8 +50,9 @@ def save(path: str | os.PathLike, tree: Any) -> None:
     - `arrays/0.npy`, `arrays/1.npy`, ...: one array each, written without pickle (dtypes that
       `.npy` cannot name, such as bfloat16, as their raw bytes).
 
-    The file is written next to `path` first and moved over it at the end, so a failed save
-    leaves an older file at `path` untouched.
+    The file is written next to `path` first (`.NAME.HEX.tmp`), flushed to the disk and moved
+    over it at the end, so a failed save, a killed process or a power cut leaves at `path`
+    the older file or the new one, whole, never a damaged one.
 
     Raises:
         TypeError: `tree` holds something else (an unregistered class, a function, a traced
@@ -95,10 +96,18 @@ def save(path: str | os.PathLike, tree: Any) -> None:
             ).encode()
             zf.writestr(STRUCTURE, structure)
             zf.writestr(CHECKSUM, hashlib.sha256(structure).hexdigest() + "\n")
+        _durable(temporary)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def _durable(path: pathlib.Path) -> None:
+    """Make `path`'s bytes reach the disk before it is renamed into place: after a crash or a
+    power cut the name holds the old file or the new one, whole."""
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
 
 
 def load(path: str | os.PathLike) -> Any:

@@ -22,7 +22,14 @@ if TYPE_CHECKING:
     from ._config import Config as Config, Stage as Stage, load_config as load_config
     from ._cxi import Scan as Scan, read_cxi as read_cxi, write_cxi as write_cxi
     from ._distributed import initialize_distributed as initialize_distributed
-    from ._errors import ReconstructError as ReconstructError, SlowStepWarning as SlowStepWarning
+    from ._errors import (
+        DivergedError as DivergedError,
+        Interrupted as Interrupted,
+        ReconstructError as ReconstructError,
+        ReconstructWarning as ReconstructWarning,
+        RisingLossWarning as RisingLossWarning,
+        SlowStepWarning as SlowStepWarning,
+    )
     from ._forward import (
         detector_waves as detector_waves,
         exit_waves as exit_waves,
@@ -51,7 +58,11 @@ _LAZY = {
     "read_cxi": "._cxi",
     "write_cxi": "._cxi",
     "initialize_distributed": "._distributed",
+    "DivergedError": "._errors",
+    "Interrupted": "._errors",
     "ReconstructError": "._errors",
+    "ReconstructWarning": "._errors",
+    "RisingLossWarning": "._errors",
     "SlowStepWarning": "._errors",
     "detector_waves": "._forward",
     "exit_waves": "._forward",

@@ -1,11 +1,18 @@
 """`ptyrax reconstruct CONFIG`: reconstruct a measured scan as a config file says."""
 
 import argparse
+import contextlib
 import pathlib
+import signal
 import sys
+import threading
 import warnings
 
-from ._errors import ReconstructError, SlowStepWarning
+from ._errors import DivergedError, Interrupted, ReconstructError, ReconstructWarning
+
+EXIT_STATUS = {"done": 0, "bad input": 2, "diverged": 3, "lost a process": 1}
+"""The exit statuses of `ptyrax reconstruct`; a signal that stopped it gives 128 + its number
+(SIGINT 130, SIGTERM 143)."""
 
 
 def add_parser(commands) -> None:
@@ -38,6 +45,13 @@ def add_parser(commands) -> None:
         metavar="CHECKPOINT",
         type=pathlib.Path,
         help="continue the run saved in CHECKPOINT (an earlier run's checkpoint.ptyrax)",
+    )
+    parser.add_argument(
+        "--device-memory",
+        metavar="GIB",
+        type=float,
+        help="GiB each device may use (default: what it has free; on a CPU, the host's "
+        "available memory, shared by its devices): a run that needs more is refused",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     many = parser.add_argument_group(
@@ -81,6 +95,11 @@ def add_parser(commands) -> None:
         help="a process silent this long counts as dead, and the others stop (default 60)",
     )
     parser.set_defaults(run=run)
+    parser.epilog = (
+        "exit status: 0 done, 2 bad input (one line says what), 3 the fit went non-finite "
+        "(the checkpoint holds the last finite state), 130/143 stopped by SIGINT/SIGTERM at "
+        "an epoch's end (checkpoint written), 1 another process of the run was lost"
+    )
 
 
 _NAMES = {
@@ -92,16 +111,21 @@ _NAMES = {
     "heartbeat": "--heartbeat-timeout",
     "devices": "--devices",
 }
+_SIGNALS = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run a reconstruction; bad input prints one line and returns 2."""
+    """Run a reconstruction; the exit status is `EXIT_STATUS`'s, or 128 + a signal's number."""
     from . import _distributed
     from ._config import load_config
 
     try:
         if args.devices is not None and args.devices < 1:
             raise ReconstructError(f"--devices must be at least 1; got {args.devices}")
+        if args.device_memory is not None and not 0 < args.device_memory < float("inf"):
+            raise ReconstructError(
+                f"--device-memory must be a positive number of GiB; got {args.device_memory}"
+            )
         options = _distributed.cluster_options(
             args.coordinator,
             args.process_id,
@@ -112,31 +136,94 @@ def run(args: argparse.Namespace) -> int:
             names=_NAMES,
         )
         config = load_config(args.config)  # in every process, before any waits for the others
-        if options is None:
-            use_devices(args.devices or 1)
-        elif not _distributed.supervised():  # the JAX runtime may abort: run it in a child
-            _distributed.precheck(options, _NAMES)
-            return _distributed.supervise(_argv(args), options, _NAMES)
-        else:
-            with warnings.catch_warnings(record=True) as said:
-                warnings.simplefilter("always", SlowStepWarning)
+        with _one_line_warnings():
+            if options is None:
+                use_devices(args.devices or 1)
+            elif not _distributed.supervised():  # the JAX runtime may abort: run it in a child
+                _distributed.precheck(options, _NAMES)
+                return _distributed.supervise(_argv(args), options, _NAMES)
+            else:
                 _distributed.join(options, args.devices, _NAMES)
-            for w in said:
-                if issubclass(w.category, SlowStepWarning):
-                    print(f"ptyrax reconstruct: warning: {w.message}", file=sys.stderr)
-                else:
-                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
-            _distributed.joined()
-        return _reconstruct(args, config)
+                _distributed.joined()
+            with _stop_on_signals() as stop:
+                return _reconstruct(args, config, stop)
     except ReconstructError as e:
         print(f"ptyrax reconstruct: error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_STATUS["bad input"]
+    except DivergedError as e:
+        print(f"ptyrax reconstruct: error: {e}", file=sys.stderr)
+        return EXIT_STATUS["diverged"]
+    except Interrupted as e:
+        name = _SIGNALS.get(e.signal, "a stop request")
+        if e.checkpoint is None:  # a process that writes nothing
+            return 128 + (e.signal or 0)
+        print(
+            f"ptyrax reconstruct: stopped by {name} after epoch {e.epoch}; checkpoint "
+            f"{e.checkpoint}: continue with `ptyrax reconstruct {args.config} --out {args.out} "
+            f"--resume {e.checkpoint}`",
+            file=sys.stderr,
+        )
+        return 128 + (e.signal or 0)
+
+
+class _Stop:
+    """Set by SIGINT or SIGTERM (the first one's number kept); the run stops at the end of
+    the epoch that runs (a signal handler runs between Python's steps, so after it)."""
+
+    def __init__(self):
+        self.event, self.signal = threading.Event(), None
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    def __call__(self, number, frame) -> None:
+        if self.signal is None:
+            self.signal = number
+        self.event.set()
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """SIGINT and SIGTERM ask the run to stop (`_Stop`) while inside; the handlers before are
+    put back after. Outside the main thread (no handlers can be set there) nothing stops it."""
+    stop, before = _Stop(), {}
+    try:
+        for number in _SIGNALS:
+            before[number] = signal.signal(number, stop)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield stop
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+
+
+@contextlib.contextmanager
+def _one_line_warnings():
+    """Print the engine's warnings (`ReconstructWarning`) as `ptyrax reconstruct: warning: ...`
+    as they come (above the progress bar); others as Python does."""
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, ReconstructWarning):
+            from tqdm import tqdm
+
+            tqdm.write(f"ptyrax reconstruct: warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ReconstructWarning)
+        warnings.showwarning = show
+        yield
 
 
 def _argv(args: argparse.Namespace) -> list[str]:
     """The command line that `args` came from (for the supervised child)."""
     argv = ["reconstruct", str(args.config), "--out", str(args.out)]
-    for flag in ("devices", "resume", "coordinator", "process_id", "num_processes"):
+    flags = ("devices", "device_memory", "resume", "coordinator", "process_id", "num_processes")
+    for flag in flags:
         if getattr(args, flag) is not None:
             argv += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
     argv += ["--timeout", repr(args.timeout), "--heartbeat-timeout", repr(args.heartbeat_timeout)]
@@ -170,7 +257,7 @@ def use_devices(n: int | None, name: str = "--devices") -> None:
         )
 
 
-def _reconstruct(args: argparse.Namespace, config) -> int:
+def _reconstruct(args: argparse.Namespace, config, stop) -> int:
     from tqdm import tqdm
 
     from ._distributed import is_writer
@@ -186,7 +273,13 @@ def _reconstruct(args: argparse.Namespace, config) -> int:
             bar.set_postfix(loss=f"{loss:.4g}")
 
         result = reconstruct(
-            config, out=args.out, devices=args.devices, resume=args.resume, progress=progress
+            config,
+            out=args.out,
+            devices=args.devices,
+            resume=args.resume,
+            progress=progress,
+            stop=stop,
+            device_memory=args.device_memory,
         )
     if not writer:  # process 0 reports and writes
         return 0

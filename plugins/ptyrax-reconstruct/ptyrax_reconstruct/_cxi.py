@@ -51,19 +51,17 @@ class Scan:
 
     def frames(self, indices: slice | np.ndarray = slice(None)) -> np.ndarray:
         """The frames at `indices` (a slice reads only those from the file), float32 counts,
-        checked: finite and non-negative."""
+        checked: finite and non-negative.
+
+        Raises:
+            ReconstructError: the file cannot be read there (a damaged chunk, a truncated or
+                vanished file: the frame range and the first frame that fails are named), or
+                a count is negative or not finite.
+        """
         if self.counts is not None:
             data = np.asarray(self.counts[indices], np.float32)
         else:
-            import h5py
-
-            with h5py.File(self.path, "r") as f:
-                dataset = f[f"{_DETECTOR}/data"]
-                if isinstance(indices, np.ndarray):  # h5py wants strictly increasing indices
-                    unique, inverse = np.unique(indices, return_inverse=True)
-                    data = np.asarray(dataset[unique], np.float32)[inverse.reshape(-1)]
-                else:
-                    data = np.asarray(dataset[indices], np.float32)
+            data = self._read(indices)
         bad = ~np.isfinite(data) | (data < 0)
         if bad.any():
             frame = np.argwhere(bad)[0]
@@ -74,6 +72,41 @@ class Scan:
             )
         return data
 
+    def _read(self, indices: slice | np.ndarray) -> np.ndarray:
+        import h5py
+
+        numbers = np.arange(self.frames_shape[0])[indices]
+        try:
+            with h5py.File(self.path, "r") as f:
+                dataset = f[f"{_DETECTOR}/data"]
+                if isinstance(indices, np.ndarray):  # h5py wants strictly increasing indices
+                    unique, inverse = np.unique(indices, return_inverse=True)
+                    return np.asarray(dataset[unique], np.float32)[inverse.reshape(-1)]
+                return np.asarray(dataset[indices], np.float32)
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:
+            span = f"frames {numbers.min()}-{numbers.max()}" if len(numbers) else "frames"
+            first = self._first_unreadable(numbers)
+            at = f" (frame {first} first)" if first is not None and len(numbers) > 1 else ""
+            raise ReconstructError(
+                f"{self._where('data')}: {span} cannot be read{at}: {why_unreadable(e)}"
+            ) from None
+
+    def _first_unreadable(self, numbers: np.ndarray) -> int | None:
+        """The first of `numbers` whose frame alone cannot be read (None: each can)."""
+        import h5py
+
+        try:
+            with h5py.File(self.path, "r") as f:
+                dataset = f[f"{_DETECTOR}/data"]
+                for number in np.unique(numbers):
+                    try:
+                        dataset[int(number)]
+                    except (OSError, ValueError, TypeError, RuntimeError):
+                        return int(number)
+        except (OSError, KeyError):
+            return None
+        return None
+
     def _where(self, name: str) -> str:
         return f"{self.path}: {_DETECTOR}/{name}" if self.path else name
 
@@ -82,8 +115,10 @@ def read_cxi(path: str | os.PathLike) -> Scan:
     """Open a CXI file: geometry, translations and mask now, frames when asked (`Scan.frames`).
 
     Raises:
-        ReconstructError: the file is missing, not HDF5, lacks a path the scan needs (named),
-            or holds data of the wrong shape.
+        ReconstructError: the file is missing, not HDF5, truncated or damaged where the scan
+            is read, lacks a path the scan needs (named), holds data of the wrong shape or
+            type, or a calibration value (distance, pixel size, wavelength, energy, basis
+            vectors) that is not finite and positive (or, for the basis, of rank 2).
     """
     import h5py
 
@@ -92,70 +127,132 @@ def read_cxi(path: str | os.PathLike) -> Scan:
         raise ReconstructError(f"{path}: no such file")
     try:
         f = h5py.File(path, "r")
-    except OSError:
+    except OSError as e:
+        if "truncated" in str(e):
+            raise ReconstructError(f"{path}: {why_unreadable(e)}") from None
         raise ReconstructError(f"{path}: not an HDF5 file (a CXI file is HDF5)") from None
-    with f:
+    try:
+        with f:
+            return _read_scan(path, f)
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:  # its structure
+        raise ReconstructError(f"{path}: cannot be read: {why_unreadable(e)}") from None
 
-        def need(name: str):
-            if name not in f:
-                raise ReconstructError(f"{path}: not a CXI ptychography file: no {name}")
-            return f[name]
 
-        data = need(f"{_DETECTOR}/data")
-        if data.ndim != 3:
+def _read_scan(path: pathlib.Path, f) -> Scan:
+    def dataset(name: str, required: bool = True):
+        if name not in f:
+            if not required:
+                return None
+            raise ReconstructError(f"{path}: not a CXI ptychography file: no {name}")
+        node = f[name]
+        if not hasattr(node, "dtype"):
+            raise ReconstructError(f"{path}: {name} must be a dataset; it is a group")
+        return node
+
+    def read(name: str, kinds: str = "uif") -> np.ndarray:
+        node = dataset(name)
+        if node.dtype.kind not in kinds:
+            raise ReconstructError(f"{path}: {name} must hold numbers; it holds {node.dtype}")
+        try:
+            return np.asarray(node[()])
+        except (OSError, ValueError, TypeError, RuntimeError) as e:
+            raise ReconstructError(f"{path}: {name} cannot be read: {why_unreadable(e)}") from None
+
+    def positive(name: str) -> float:
+        value = read(name).astype(np.float64)
+        if value.size != 1 or not np.isfinite(value).all() or not float(value.reshape(())) > 0:
+            raise ReconstructError(f"{path}: {name} must be one positive number; got {value}")
+        return float(value.reshape(()))
+
+    data = dataset(f"{_DETECTOR}/data")
+    if data.dtype.kind not in "uif":
+        raise ReconstructError(
+            f"{path}: {_DETECTOR}/data must hold counts (integers or floats); it holds {data.dtype}"
+        )
+    if data.ndim != 3:
+        raise ReconstructError(
+            f"{path}: {_DETECTOR}/data must be 3-D (frames, rows, columns); it has shape "
+            f"{data.shape}"
+        )
+    if min(data.shape) < 1:
+        raise ReconstructError(
+            f"{path}: {_DETECTOR}/data is empty: shape {data.shape} (frames, rows, columns)"
+        )
+    n, rows, columns = data.shape
+    translations = read(_TRANSLATION).astype(np.float64)
+    if translations.ndim != 2 or translations.shape[1] not in (2, 3) or len(translations) != n:
+        raise ReconstructError(
+            f"{path}: {_TRANSLATION} must be ({n}, 3), one per frame; it has shape "
+            f"{translations.shape}"
+        )
+    if translations.shape[1] == 2:
+        translations = np.concatenate([translations, np.zeros((n, 1))], axis=1)
+    if not np.isfinite(translations).all():
+        raise ReconstructError(f"{path}: {_TRANSLATION} holds non-finite values")
+    valid = np.ones((rows, columns), bool)
+    if dataset(f"{_DETECTOR}/mask", required=False) is not None:
+        mask = read(f"{_DETECTOR}/mask", "biuf")
+        if mask.shape != (rows, columns):
             raise ReconstructError(
-                f"{path}: {_DETECTOR}/data must be 3-D (frames, rows, columns); it has shape "
-                f"{data.shape}"
+                f"{path}: {_DETECTOR}/mask must have the frames' shape {(rows, columns)}; "
+                f"it has {mask.shape}"
             )
-        n, rows, columns = data.shape
-        translations = np.asarray(need(_TRANSLATION), np.float64)
-        if translations.ndim != 2 or translations.shape[1] not in (2, 3) or len(translations) != n:
+        valid = mask == 0
+        if not valid.any():
             raise ReconstructError(
-                f"{path}: {_TRANSLATION} must be ({n}, 3), one per frame; it has shape "
-                f"{translations.shape}"
+                f"{path}: {_DETECTOR}/mask marks every pixel bad (nonzero): nothing is left to fit"
             )
-        if translations.shape[1] == 2:
-            translations = np.concatenate([translations, np.zeros((n, 1))], axis=1)
-        if not np.isfinite(translations).all():
-            raise ReconstructError(f"{path}: {_TRANSLATION} holds non-finite values")
-        valid = np.ones((rows, columns), bool)
-        if f"{_DETECTOR}/mask" in f:
-            mask = np.asarray(f[f"{_DETECTOR}/mask"])
-            if mask.shape != (rows, columns):
-                raise ReconstructError(
-                    f"{path}: {_DETECTOR}/mask must have the frames' shape {(rows, columns)}; "
-                    f"it has {mask.shape}"
-                )
-            valid = mask == 0
-        distance = _positive(path, need(f"{_DETECTOR}/distance"))
-        if f"{_SOURCE}/wavelength" in f:
-            wavelength = _positive(path, f[f"{_SOURCE}/wavelength"])
-        elif f"{_SOURCE}/energy" in f:
-            wavelength = _PLANCK_C / _positive(path, f[f"{_SOURCE}/energy"])
-        else:
+    distance = positive(f"{_DETECTOR}/distance")
+    if dataset(f"{_SOURCE}/wavelength", required=False) is not None:
+        wavelength = positive(f"{_SOURCE}/wavelength")
+    elif dataset(f"{_SOURCE}/energy", required=False) is not None:
+        wavelength = _PLANCK_C / positive(f"{_SOURCE}/energy")
+    else:
+        raise ReconstructError(
+            f"{path}: not a CXI ptychography file: no {_SOURCE}/wavelength or energy"
+        )
+    if dataset(f"{_DETECTOR}/basis_vectors", required=False) is not None:
+        basis = read(f"{_DETECTOR}/basis_vectors").astype(np.float64)
+        if basis.shape != (3, 2):
             raise ReconstructError(
-                f"{path}: not a CXI ptychography file: no {_SOURCE}/wavelength or energy"
+                f"{path}: {_DETECTOR}/basis_vectors must be (3, 2); got shape {basis.shape}"
             )
-        if f"{_DETECTOR}/basis_vectors" in f:
-            basis = np.asarray(f[f"{_DETECTOR}/basis_vectors"], np.float64)
-            if basis.shape != (3, 2) or np.linalg.matrix_rank(basis) != 2:
-                raise ReconstructError(
-                    f"{path}: {_DETECTOR}/basis_vectors must be (3, 2) of rank 2; got {basis.shape}"
-                )
-        else:
-            y = _positive(path, need(f"{_DETECTOR}/y_pixel_size"))
-            x = _positive(path, need(f"{_DETECTOR}/x_pixel_size"))
-            basis = np.array([[0.0, -x], [-y, 0.0], [0.0, 0.0]])
+        check_basis(basis, f"{path}: {_DETECTOR}/basis_vectors")
+    else:
+        y = positive(f"{_DETECTOR}/y_pixel_size")
+        x = positive(f"{_DETECTOR}/x_pixel_size")
+        basis = np.array([[0.0, -x], [-y, 0.0], [0.0, 0.0]])
     return Scan(path, (n, rows, columns), translations, valid, wavelength, distance, basis)
 
 
-def _positive(path: pathlib.Path, dataset) -> float:
-    value = np.asarray(dataset[()], np.float64)
-    if value.size != 1 or not np.isfinite(value).all() or not float(value.reshape(())) > 0:
+def check_basis(basis: np.ndarray, where: str) -> None:
+    """Refuse detector basis vectors `(3, 2)` that are not finite or not of rank 2 (two steps
+    along one line, or one of length 0: no pixel size follows from them)."""
+    if not np.isfinite(basis).all():
+        raise ReconstructError(f"{where} must be finite; got {basis.tolist()}")
+    steps = np.linalg.norm(basis, axis=0)
+    singular = np.linalg.svd(basis, compute_uv=False)
+    if not (steps > 0).all() or singular[-1] <= 1e-6 * singular[0]:
         raise ReconstructError(
-            f"{path}: {dataset.name.lstrip('/')} must be one positive number; got {value}"
+            f"{where} must be of rank 2 (two independent steps, rows and columns); got "
+            f"{basis.tolist()}"
         )
-    return float(value.reshape(()))
+
+
+def why_unreadable(error: Exception) -> str:
+    """What an HDF5 read failure means, in words (the library's own words where unknown)."""
+    text = " ".join(str(error).split())
+    for clue, meaning in (
+        ("filter", "damaged compressed chunk"),
+        ("inflate", "damaged compressed chunk"),
+        ("truncated", "the file is truncated (an interrupted transfer?)"),
+        ("checksum", "damaged data (checksum mismatch)"),
+        ("No such file", "the file has gone"),
+    ):
+        if clue in text:
+            return meaning
+    inner = text.rsplit("(", 1)[-1].rstrip(")") if "(" in text else text
+    return inner or type(error).__name__
 
 
 def write_cxi(path: str | os.PathLike, scan: Scan) -> None:

@@ -245,6 +245,11 @@ def _local_sums(
     return loss, deviance
 
 
+def _finite(tree: Any) -> jax.Array:
+    """Whether every element of every leaf of `tree` is finite (one bool)."""
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+
+
 def _psum(tree: Any, devices: int) -> Any:
     """`psum` over the mesh of `devices` as one all-reduce of one flat buffer: XLA's CPU
     all-reduce meets the other devices once for every buffer it sums, and each meeting costs
@@ -276,7 +281,8 @@ class Fitter:
     """Compiled epochs for one problem and one model structure.
 
     `epoch(params, state, rates, batches)` runs one epoch of Adam steps and returns the new
-    params and state and `(loss_sum, deviance_sum)` over the epoch's frames.
+    params and state and its report (the loss and deviance sums over the epoch's frames,
+    and whether it stayed finite); `diagnose` replays one that did not.
     `rates` maps each component to its learning rate for the epoch (0 holds it still).
 
     The components in `lazy` (the index-dependent ones: one value per frame) take lazy Adam
@@ -301,7 +307,8 @@ class Fitter:
         self.pixels_per_frame = int(np.sum(np.asarray(local(problem.valid))))
         self.lit_pixels = lit_pixels(problem)
         self.adam = optax.scale_by_adam()
-        self._epoch = _WithProblem(self._epoch_impl, problem, donate_argnums=(0, 1))
+        self._epoch = _WithProblem(self._epoch_impl, problem)
+        self._diagnose = None
         self._evaluate = _WithProblem(self._evaluate_impl, problem)
 
     def init(self, params: dict) -> Any:
@@ -354,25 +361,72 @@ class Fitter:
             return u - jnp.mean(u, axis=0)
         return u
 
+    def _step(self, params, state, rates, batch, problem):
+        """One Adam step on one minibatch: the new params and state, the sums and gradients."""
+        grads, sums = self._sharded_sums(params, batch, problem, grad=True)
+        grads = jax.tree.map(jnp.conj, grads)  # JAX gives the conjugate for complex leaves
+        updates, new_state = self.adam.update(grads, state, params)
+        if self.lazy:
+            updates, new_state = self._lazy(grads, state, updates, new_state)
+        updates = {k: jax.tree.map(lambda u, k=k: -rates[k] * u, v) for k, v in updates.items()}
+        for k in self.centred:
+            if k in updates:  # a common shift of every position is a shift of the object
+                updates[k] = jax.tree.map(self._centre, updates[k])
+        return optax.apply_updates(params, updates), new_state, sums, grads
+
     def _epoch_impl(self, params, state, rates, batches, problem):
         def step(carry, batch):
-            params, state = carry
-            grads, sums = self._sharded_sums(params, batch, problem, grad=True)
-            grads = jax.tree.map(jnp.conj, grads)  # JAX gives the conjugate for complex leaves
-            updates, new_state = self.adam.update(grads, state, params)
-            if self.lazy:
-                updates, new_state = self._lazy(grads, state, updates, new_state)
-            state = new_state
-            updates = {k: jax.tree.map(lambda u, k=k: -rates[k] * u, v) for k, v in updates.items()}
-            for k in self.centred:
-                if k in updates:  # a common shift of every position is a shift of the object
-                    updates[k] = jax.tree.map(self._centre, updates[k])
-            return (optax.apply_updates(params, updates), state), sums
+            params, state, sums, _ = self._step(*carry, rates, batch, problem)
+            return (params, state), sums
 
         (params, state), sums = jax.lax.scan(step, (params, state), batches)
-        return params, state, jax.tree.map(jnp.sum, sums)
+        bad = ~(jnp.isfinite(sums[0]) & jnp.isfinite(sums[1]))  # per step: free, they exist
+        report = {
+            "loss": jnp.sum(sums[0]),
+            "deviance": jnp.sum(sums[1]),
+            "bad_step": jnp.where(jnp.any(bad), jnp.argmax(bad), -1),
+            "finite": {k: _finite(v) for k, v in params.items()},  # one pass an epoch
+        }
+        return params, state, report
+
+    def _diagnose_impl(self, params, state, rates, batches, problem):
+        def step(carry, batch):
+            params, state, first, k = carry
+            params, state, sums, grads = self._step(params, state, rates, batch, problem)
+            now = {"loss": ~(jnp.isfinite(sums[0]) & jnp.isfinite(sums[1]))}
+            now |= {f"gradient {c}": ~_finite(g) for c, g in grads.items()}
+            now |= {c: ~_finite(v) for c, v in params.items()}
+            first = {e: jnp.where((first[e] < 0) & now[e], k, first[e]) for e in first}
+            return (params, state, first, k + 1), None
+
+        events = ["loss", *(f"gradient {c}" for c in params), *params]
+        first = {e: jnp.int32(-1) for e in events}
+        return jax.lax.scan(step, (params, state, first, jnp.int32(0)), batches)[0][2]
+
+    def diagnose(self, params, state, rates: dict, batches: np.ndarray) -> tuple[str, int]:
+        """Replay an epoch that went non-finite from its start, step by step: what went
+        non-finite first (`"loss"`, or a component, by its gradient or its values) and at
+        which step (from 0). Compiled only when needed: the epoch itself checks nothing a
+        step."""
+        if self._diagnose is None:
+            self._diagnose = _WithProblem(self._diagnose_impl, self.problem)
+        sharding = NamedSharding(self.problem.mesh, P(None, AXIS))
+        rates = {k: np.float32(v) for k, v in rates.items()}
+        first = jax.device_get(
+            local(self._diagnose(params, state, rates, jax.device_put(batches, sharding)))
+        )
+        order = {e: i for i, e in enumerate(first)}  # loss, then gradients, then values
+        seen = [(int(k), order[e], e) for e, k in first.items() if k >= 0]
+        if not seen:
+            return "loss", -1
+        step, _, event = min(seen)
+        return event.removeprefix("gradient "), step
 
     def epoch(self, params, state, rates: dict, batches: np.ndarray):
+        """One epoch: the new params and state, and its report: the sums of `loss` and
+        `deviance` over its frames, `bad_step` (the first step whose loss was not finite, or
+        -1) and `finite` (whether each component's values are all finite at its end). The
+        inputs are kept (not donated): a run that goes non-finite goes back to them."""
         sharding = NamedSharding(self.problem.mesh, P(None, AXIS))
         batches = jax.device_put(batches, sharding)
         return self._epoch(params, state, {k: np.float32(v) for k, v in rates.items()}, batches)

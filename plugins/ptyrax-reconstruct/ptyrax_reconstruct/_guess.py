@@ -38,3 +38,51 @@ def probe_guess(
     ]
     stack = np.stack(stack) / np.sqrt(1 + 0.05 * (modes - 1))  # together, the mean pattern
     return stack.astype(np.complex64)
+
+
+MAX_OBJECT_PIXELS = 2**31 - 1
+"""XLA indexes an array's elements with 32-bit integers: an object slice has fewer."""
+
+
+def check_positions(positions: np.ndarray, frame_shape: tuple[int, int], where: str) -> None:
+    """Refuse positions `(N, 2)` (pixels) whose frames do not overlap: the typical distance
+    from a frame to its nearest neighbour (the median, over up to 256 frames spread over the
+    scan) is more than a frame's size. Translations in the wrong unit look like this, and no
+    ptychography is possible without overlap.
+
+    Raises:
+        ReconstructError: naming `where` (the translations' source), the step and the frame.
+    """
+    from ._errors import ReconstructError
+
+    n = len(positions)
+    if n < 2:
+        return
+    sample = positions[np.linspace(0, n - 1, min(n, 256)).astype(int)]
+    nearest = np.full(len(sample), np.inf)
+    for start in range(0, n, 4096):  # (256, 4096) distances at a time
+        block = positions[start : start + 4096]
+        d = np.sqrt(((sample[:, None, :] - block[None, :, :]) ** 2).sum(-1))
+        d[d == 0] = np.inf  # the frame itself, or one at the same place
+        nearest = np.minimum(nearest, d.min(axis=1))
+    step = float(np.median(nearest))
+    if step > min(frame_shape):  # also inf: every frame at one place is allowed
+        if np.isinf(step):
+            return
+        raise ReconstructError(
+            f"{where}: neighbouring frames are {step:.4g} object pixels apart, more than a "
+            f"frame ({frame_shape[0]} x {frame_shape[1]}): they do not overlap (translations in "
+            "the wrong unit? they are metres)"
+        )
+
+
+def check_object(shape: tuple[int, int], where: str) -> None:
+    """Refuse an object of more pixels than an array can index."""
+    from ._errors import ReconstructError
+
+    if shape[0] * shape[1] > MAX_OBJECT_PIXELS:
+        raise ReconstructError(
+            f"{where}: the object would be {shape[0]} x {shape[1]} pixels, more than the "
+            f"{MAX_OBJECT_PIXELS} an array can index (translations in the wrong unit, or "
+            "geometry.padding too large?)"
+        )

@@ -13,6 +13,7 @@ probes, say) gets the guess at every frame: `(frames, *shape)`.
 import inspect
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -35,12 +36,21 @@ def build_component(
         guess = np.broadcast_to(guess, (frames, *guess.shape))
     spec = dict(spec)
     first = _first_argument(cls)
+    if first == "output_shape" and spec.get(first, list(guess.shape)) != list(guess.shape):
+        raise ReconstructError(
+            f"config: model.{name}.output_shape must be the {name}'s shape {list(guess.shape)} "
+            f"(or be left out); got {spec[first]!r}"
+        )
     if first is not None and first not in spec:
         spec[first] = list(guess.shape) if first == "output_shape" else jnp.asarray(guess)
     try:
         component = ptyrax_core.build(spec, base_dir=base_dir)
     except ptyrax_core.SpecError as e:
         raise ReconstructError(f"config: model.{name}: {_one_line(e)}") from None
+    except (MemoryError, jax.errors.JaxRuntimeError) as e:  # an array the spec asks for
+        raise ReconstructError(
+            f"config: model.{name}: its spec asks for more memory than there is: {_one_line(e)}"
+        ) from None
     if not callable(getattr(component, "with_array", None)):
         raise ReconstructError(
             f"config: model.{name}.type {kind!r}: {cls.__name__} has no with_array, so the "
@@ -65,3 +75,13 @@ def _first_argument(cls: type) -> str | None:
 def _one_line(e: Exception) -> str:
     text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
     return " ".join(str(text).split())
+
+
+def is_index_dependent(spec: dict) -> bool:
+    """Whether the registry name in `spec` is an index-dependent type (False where no
+    installed plugin registers it: building it says so)."""
+    try:
+        cls = ptyrax_core.registry.get(spec["type"])
+    except KeyError:
+        return False
+    return isinstance(cls, type) and issubclass(cls, ptyrax_core.IndexDependentParameter)

@@ -1,7 +1,7 @@
 """What a run leaves in its folder: metrics.json, reconstruction.h5 and reconstruction.png.
 
-Each file is written next to its place and moved there when complete, so an interrupted run
-never leaves a half-written file.
+Each file is written next to its place, flushed to the disk and moved there when complete, so
+an interrupted or killed run never leaves a half-written file in its place.
 """
 
 import json
@@ -174,6 +174,18 @@ def _atomic(path: pathlib.Path, write) -> None:
     part = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         write(part)
+        with open(part, "rb") as f:  # on the disk before it takes the name
+            os.fsync(f.fileno())
         os.replace(part, path)
     finally:
         part.unlink(missing_ok=True)
+
+
+def remove_leftovers(out: pathlib.Path) -> list[pathlib.Path]:
+    """Remove what a killed run left half-written in `out` (`.NAME.PID.part` files of the
+    outputs, `.checkpoint.ptyrax.HEX.tmp`): the files themselves are always whole."""
+    names = [f".{name}.*.part" for name in (METRICS, ARRAYS, FIGURE)] + [".checkpoint.ptyrax.*.tmp"]
+    gone = [p for pattern in names for p in out.glob(pattern)]
+    for p in gone:
+        p.unlink(missing_ok=True)
+    return gone

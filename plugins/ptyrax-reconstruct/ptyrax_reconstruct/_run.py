@@ -1,10 +1,12 @@
 """A run: config -> scan and model -> fit -> result (and the outputs, when given a folder)."""
 
 import dataclasses
+import itertools
 import json
 import os
 import pathlib
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -15,14 +17,21 @@ import numpy as np
 
 import ptyrax_core
 
+from . import _memory
 from ._config import Config, load_config
-from ._cxi import Scan, read_cxi
+from ._cxi import _TRANSLATION, Scan, read_cxi
 from ._distributed import is_writer, local, mesh_devices, peak_rss_mb
-from ._errors import ReconstructError
+from ._errors import (
+    DivergedError,
+    Interrupted,
+    ReconstructError,
+    ReconstructWarning,
+    RisingLossWarning,
+)
 from ._fit import Fitter, frames_per_process, make_problem, mean_frame, minibatches
 from ._geometry import Geometry, geometry
-from ._guess import pixel_positions, probe_guess
-from ._model import build_component
+from ._guess import check_object, check_positions, pixel_positions, probe_guess
+from ._model import build_component, is_index_dependent
 from ._propagate import angular_spectrum
 
 CHECKPOINT = "checkpoint.ptyrax"
@@ -101,9 +110,12 @@ def prepare(
     scan: Scan | None = None,
     devices: int | None = None,
     initial: dict[str, np.ndarray] | None = None,
+    device_memory: float | None = None,
 ) -> _Setup:
     """Read the scan (this process's share of the frames), make the geometry, the initial
-    guesses, the model and the compiled loop."""
+    guesses, the model and the compiled loop; refuse, before anything large is allocated, a
+    run whose positions do not overlap, whose object is too large or that does not fit the
+    devices' memory (`device_memory`: GiB a device may use, instead of what it has)."""
     if scan is None:
         scan = read_cxi(config.data)
     mesh = mesh_devices(devices, "--devices")
@@ -120,6 +132,12 @@ def prepare(
         frame_shape=(rows, columns),
         focus_to_sample=config.focus_to_sample,
     )
+    positions, span = pixel_positions(geo, scan.translations, config.padding)
+    where = f"{scan.path}: {_TRANSLATION}" if scan.path else "scan.translations"
+    check_positions(positions, (rows, columns), where)
+    shape = (span[0] + rows + config.padding, span[1] + columns + config.padding)
+    check_object(shape, where)
+    _check_memory(config, scan, mesh, shape, device_memory)
     frames, valid = scan.frames, scan.valid
     if geo.propagation == "far_field":  # zero frequency at [0, 0], once, on the host
         frames = lambda part: np.fft.ifftshift(scan.frames(part), axes=(-2, -1))  # noqa: E731
@@ -133,9 +151,13 @@ def prepare(
     if geo.propagation == "near_field":
         transfer = angular_spectrum((rows, columns), geo.pixel, geo.wavelength, geo.distance)
     problem = make_problem(frames, n, valid, transfer, config.loss, mesh, slice_transfer)
-    positions, span = pixel_positions(geo, scan.translations, config.padding)
-    shape = (span[0] + rows + config.padding, span[1] + columns + config.padding)
-    probe = probe_guess(mean_frame(problem), valid, geo, config.probe_modes)
+    mean = mean_frame(problem)
+    if not np.any(mean[valid] > 0):
+        raise ReconstructError(
+            f"{scan._where('data')}: every frame is empty (no count in any valid pixel): "
+            "nothing to reconstruct"
+        )
+    probe = probe_guess(mean, valid, geo, config.probe_modes)
     initial = dict(initial or {})
     if "probe" in initial and np.shape(initial["probe"]) == probe.shape:
         probe = np.asarray(initial.pop("probe"), np.complex64)
@@ -153,12 +175,20 @@ def prepare(
                 f"initial[{name!r}]: expected a guess for one of {list(guesses)} of shape "
                 f"{np.shape(guesses.get(name))}; got shape {np.shape(guess)}"
             )
+        if not np.isfinite(guess).all():
+            raise ReconstructError(f"initial[{name!r}]: holds non-finite values")
         guesses[name] = np.asarray(guess, guesses[name].dtype)
-    shared = ("object", "probe", "background")  # the rest have one guess per frame
     model = {
-        c: build_component(c, spec, guesses[c], config.base_dir, n if c in shared else None)
+        c: build_component(c, spec, guesses[c], config.base_dir, n if c in SHARED else None)
         for c, spec in config.model.items()
     }
+    for c, component in model.items():
+        leaves = jax.tree.leaves(eqx.filter(component, eqx.is_inexact_array))
+        if not all(np.isfinite(np.asarray(x)).all() for x in leaves):
+            raise ReconstructError(
+                f"config: model.{c}: its parametrization holds non-finite values when started "
+                f"at the {c} guess (type {config.model[c]['type']!r})"
+            )
     if config.slices > 1:  # a multislice object: a stack of the object, one member a slice
         model["object"] = jax.tree.map(lambda x: jnp.stack([x] * config.slices), model["object"])
     model = jax.device_put(
@@ -170,6 +200,36 @@ def prepare(
     return _Setup(config, scan, geo, fitter, params, static, scale, positions)
 
 
+SHARED = ("object", "probe", "background")
+"""The components with one guess for all frames; the rest have one a frame."""
+
+
+def _check_memory(config: Config, scan: Scan, mesh: list, shape, device_memory) -> None:
+    """Refuse a run that cannot fit (`_memory.need` from the sizes alone)."""
+    n, rows, columns = scan.frames_shape
+    per_frame = {"positions": (n, 2)}
+    shared = {}
+    sizes = {"weights": (n,), "background": (rows, columns)}
+    for c in config.model:
+        if c in sizes:
+            (shared if c in SHARED else per_frame)[c] = sizes[c]
+    if is_index_dependent(config.model["probe"]):  # one probe a frame
+        per_frame["probe"] = (n, config.probe_modes, rows, columns)
+    need = _memory.need(
+        frames=n,
+        frame_shape=(rows, columns),
+        devices=len(mesh),
+        local_devices=sum(d.process_index == jax.process_index() for d in mesh),
+        object_shape=shape,
+        slices=config.slices,
+        modes=config.probe_modes,
+        batch_size=max(min(s.batch_size, n) for s in config.stages),
+        per_frame=per_frame,
+        shared=shared,
+    )
+    _memory.check(need, mesh, jax.process_index(), device_memory)
+
+
 def reconstruct(
     config: Config | str | os.PathLike | dict,
     *,
@@ -179,6 +239,8 @@ def reconstruct(
     scan: Scan | None = None,
     initial: dict[str, np.ndarray] | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    stop: Any = None,
+    device_memory: float | None = None,
 ) -> Result:
     """Reconstruct a scan as `config` says; write the outputs into `out` if given.
 
@@ -196,18 +258,36 @@ def reconstruct(
             `(modes, p, q)` in `sqrt(counts)`; `"object"`; `"positions"`: pixels, as
             `Result.positions`; `"weights"`; `"background"`), such as an earlier result.
         progress: called as `progress(epoch, epochs, loss)` after every epoch.
+        stop: asked before every epoch (`stop.is_set()`, a `threading.Event` say): when set,
+            the run writes its checkpoint and raises `Interrupted` (its `signal` attribute, if
+            any, is passed on). The processes of a run agree on it.
+        device_memory: GiB each device may use (default: what it has free; on a CPU, the
+            host's available memory, shared by its devices).
 
     In a run of several processes every process calls it alike and gets the same result;
     only process 0 writes into `out`.
 
     Raises:
-        ReconstructError: bad input (one line that says what and where).
+        ReconstructError: bad input (one line that says what and where), found before the
+            fit starts: a run that cannot fit the devices' memory among it.
+        DivergedError: the loss or a component went non-finite; the checkpoint then holds
+            the last finite state (the start of that epoch). No other output is written.
+        Interrupted: `stop` was set.
     """
     if not isinstance(config, Config):
         config = load_config(config)
     out = None if out is None or not is_writer() else _check_writable(pathlib.Path(out))
-    setup = prepare(config, scan, devices, initial)
+    setup = prepare(config, scan, devices, initial, device_memory)
     fitter, params = setup.fitter, setup.params
+    n = fitter.problem.n_frames
+    for i, stage in enumerate(config.stages):
+        if stage.batch_size > n and is_writer():
+            warnings.warn(
+                f"fit.stages[{i}].batch_size {stage.batch_size} is more than the {n} frames: "
+                f"batches of {n}",
+                ReconstructWarning,
+                stacklevel=2,
+            )
     state = fitter.init(params)
     history = {"epoch_loss": [], "epoch_deviance": [], "epoch_seconds": []}
     first = 0
@@ -215,31 +295,106 @@ def reconstruct(
         params, state, history, first = _resume(pathlib.Path(resume), setup, state)
     if out is not None:
         _make(out)
+    checkpoint = None if out is None else out / CHECKPOINT
+    rising = False
     for epoch in range(first, config.epochs):
+        asked = _stop_asked(stop)
+        if asked:
+            if checkpoint is not None:
+                _checkpoint(checkpoint, setup, params, state, history, epoch)
+            raise Interrupted(epoch, checkpoint, None if asked < 0 else asked)
         stage = config.stage_at(epoch)
-        batches = minibatches(fitter.problem, stage.batch_size, config.seed, epoch)
+        rates = config.rates(epoch)
+        batches = minibatches(fitter.problem, min(stage.batch_size, n), config.seed, epoch)
         start = time.perf_counter()
-        params, state, sums = fitter.epoch(params, state, config.rates(epoch), batches)
-        loss, deviance = (float(x) for x in local(sums))
-        history["epoch_seconds"].append(time.perf_counter() - start)
-        history["epoch_loss"].append(loss / fitter.pixels_per_frame / fitter.problem.n_frames)
-        history["epoch_deviance"].append(deviance / max(fitter.lit_pixels, 1))
+        new_params, new_state, report = fitter.epoch(params, state, rates, batches)
+        report = jax.device_get(local(report))
+        seconds = time.perf_counter() - start
+        if report["bad_step"] >= 0 or not all(report["finite"].values()):
+            what, step = fitter.diagnose(params, state, rates, batches)
+            if checkpoint is not None:  # the last finite state: this epoch's start
+                _checkpoint(checkpoint, setup, params, state, history, epoch)
+            raise _diverged(epoch + 1, what, f"step {step + 1} of {len(batches)}", checkpoint)
+        params, state = new_params, new_state
+        history["epoch_seconds"].append(seconds)
+        history["epoch_loss"].append(float(report["loss"]) / fitter.pixels_per_frame / n)
+        history["epoch_deviance"].append(float(report["deviance"]) / max(fitter.lit_pixels, 1))
+        drift = None if rising or not is_writer() else _rising(history["epoch_loss"])
+        if drift:
+            rising = True
+            warnings.warn(
+                f"the loss {drift} (epoch {epoch + 1}): a learning rate too high for this "
+                "data? (the run goes on)",
+                RisingLossWarning,
+                stacklevel=2,
+            )
         if progress is not None:
             progress(epoch + 1, config.epochs, history["epoch_loss"][-1])
         last = epoch + 1 == config.epochs
         every = config.checkpoint_every
-        if out is not None and (last or (every and (epoch + 1) % every == 0)):
-            _checkpoint(out / CHECKPOINT, setup, params, state, history, epoch + 1)
-    if out is not None and config.epochs == first:  # resumed at the end: nothing more to run
-        _checkpoint(out / CHECKPOINT, setup, params, state, history, first)
+        if checkpoint is not None and (last or (every and (epoch + 1) % every == 0)):
+            _checkpoint(checkpoint, setup, params, state, history, epoch + 1)
+    if checkpoint is not None and config.epochs == first:  # resumed at the end: nothing to run
+        _checkpoint(checkpoint, setup, params, state, history, first)
     loss, deviance = (float(x) for x in local(fitter.evaluate(params)))
-    final_loss = loss / fitter.pixels_per_frame / fitter.problem.n_frames
+    if not (np.isfinite(loss) and np.isfinite(deviance)):
+        raise _diverged(config.epochs, "loss", "the final evaluation over every frame", None)
+    final_loss = loss / fitter.pixels_per_frame / n
     result = _result(setup, params, history, deviance / max(fitter.lit_pixels, 1), final_loss)
     if out is not None:
         from ._outputs import write_outputs
 
         write_outputs(out, result)
     return result
+
+
+RISING = 5
+"""Epochs in a row that make `RisingLossWarning`: each with a higher loss than the one before
+(by 5 % in all), or each with a loss above twice the lowest so far."""
+
+
+def _rising(losses: list[float]) -> str | None:
+    """How the loss has been drifting away over the last `RISING` epochs, or None."""
+    last = losses[-RISING - 1 :]
+    if len(last) < RISING + 1:
+        return None
+    if all(b > a for a, b in itertools.pairwise(last)) and last[-1] > 1.05 * last[0]:
+        return f"rose in each of the last {RISING} epochs, by {last[-1] / last[0] - 1:.0%} in all"
+    best = min(losses)
+    if all(x > 2 * best for x in last[1:]):
+        return f"has stayed above twice its lowest ({best:.4g}) for {RISING} epochs"
+    return None
+
+
+def _stop_asked(stop: Any) -> int:
+    """0 to go on; else the signal that asked (-1: none), agreed by every process (the
+    largest code of any)."""
+    if stop is None:
+        return 0
+    mine = 0
+    if stop.is_set():
+        mine = 1 + (getattr(stop, "signal", None) or 0)
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        mine = int(np.max(multihost_utils.process_allgather(np.int32(mine))))
+    return 0 if mine == 0 else (mine - 1 or -1)
+
+
+def _diverged(epoch: int, what: str, when: str, checkpoint: pathlib.Path | None) -> DivergedError:
+    first = "the loss" if what == "loss" else f"model.{what}"
+    kept = (
+        f"; {checkpoint} holds the last finite state (epoch {epoch - 1}): --resume it with a "
+        "lower learning_rate"
+        if checkpoint is not None
+        else "; lower the learning_rate"
+    )
+    return DivergedError(
+        f"the fit went non-finite in epoch {epoch} ({when}): {first} first{kept}",
+        epoch,
+        what,
+        checkpoint,
+    )
 
 
 def _result(
@@ -341,7 +496,10 @@ def _check_writable(out: pathlib.Path) -> pathlib.Path:
 
 
 def _make(out: pathlib.Path) -> None:
+    from ._outputs import remove_leftovers
+
     try:
         out.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(out)
     except OSError as e:
         raise ReconstructError(f"--out {out}: cannot write there ({e.strerror or e})") from None
