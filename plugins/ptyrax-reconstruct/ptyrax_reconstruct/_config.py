@@ -19,6 +19,10 @@ COMPONENTS = ("object", "probe", "positions", "weights", "background")
 """The parts of a model; `weights` (one intensity factor per frame) and `background` are
 optional: a model has them when the config has their tables."""
 
+MAX_EPOCHS = 1_000_000
+"""A stage's most epochs: more is a typing slip, not a run (a million epochs of the shipped
+scan take a day)."""
+
 DEFAULT_TYPES = {
     "object": "direct",
     "probe": "direct",
@@ -191,7 +195,11 @@ def load_config(
             model[c] = spec
     stages = tuple(
         Stage(
-            epochs=_at_least(s.get("epochs", 1), 1, f"fit.stages[{i}].epochs"),
+            epochs=_at_most(
+                _at_least(s.get("epochs", 1), 1, f"fit.stages[{i}].epochs"),
+                MAX_EPOCHS,
+                f"fit.stages[{i}].epochs",
+            ),
             learning_rate=_non_negative(
                 s.get("learning_rate", 0.04), f"fit.stages[{i}].learning_rate"
             ),
@@ -292,6 +300,12 @@ def _non_negative(value: float, where: str) -> float:
     if not (value >= 0 and value < float("inf")):
         raise ReconstructError(f"config: {where} must be a non-negative number; got {value!r}")
     return float(value)
+
+
+def _at_most(value: int, high: int, where: str) -> int:
+    if value > high:
+        raise ReconstructError(f"config: {where} must be at most {high}; got {value!r}")
+    return value
 
 
 def _at_least(value: int, low: int, where: str) -> int:

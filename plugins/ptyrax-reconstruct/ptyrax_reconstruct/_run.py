@@ -150,6 +150,15 @@ def prepare(
     transfer = None
     if geo.propagation == "near_field":
         transfer = angular_spectrum((rows, columns), geo.pixel, geo.wavelength, geo.distance)
+    for propagator, what, z in (
+        (transfer, "the detector distance", geo.distance),
+        (slice_transfer, "geometry.slice_spacing", config.slice_spacing),
+    ):
+        if propagator is not None and not np.isfinite(propagator).all():
+            raise ReconstructError(
+                f"{what}: the propagator over {z:g} m (wavelength {geo.wavelength:g} m, pixel "
+                f"{geo.pixel[0]:g} m) is not finite"
+            )
     problem = make_problem(frames, n, valid, transfer, config.loss, mesh, slice_transfer)
     mean = mean_frame(problem)
     if not np.any(mean[valid] > 0):
