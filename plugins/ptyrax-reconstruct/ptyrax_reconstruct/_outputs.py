@@ -26,8 +26,9 @@ def write_outputs(out: pathlib.Path, result) -> None:
 
 def metrics(result) -> dict:
     """The run's settings and figures of merit, as plain data; `devices` in all, over
-    `processes`, `frames_per_process` (what each read from the file) and `peak_rss_mb`
-    (every process's, in process order)."""
+    `processes`, `frames_per_process` (what each read from the file), `peak_rss_mb`
+    (every process's, in process order) and `memory_need_mb` (a device's, as worked out before
+    the run)."""
     from importlib.metadata import PackageNotFoundError, version
 
     import jax
@@ -65,6 +66,7 @@ def metrics(result) -> dict:
         "processes": result.processes,
         "frames_per_process": list(result.frames_per_process),
         "peak_rss_mb": list(result.peak_rss_mb),
+        "memory_need_mb": result.memory_need_mb,
         "platform": device.platform,
         "device_kind": device.device_kind,
         "versions": {

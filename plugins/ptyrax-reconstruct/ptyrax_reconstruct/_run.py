@@ -60,6 +60,7 @@ class Result:
         devices, processes: the mesh's devices in all, and the processes they belong to.
         frames_per_process: the real frames each process held and read from the file.
         peak_rss_mb: every process's peak resident memory (MiB) at the end, in process order.
+        memory_need_mb: what the engine worked out before the run that a device needs (MiB).
 
     `outside` counts the frames whose refined window runs off the object (its edge is used
     there instead: raise `geometry.padding`).
@@ -85,6 +86,7 @@ class Result:
     processes: int = 1
     frames_per_process: tuple[int, ...] = ()
     peak_rss_mb: tuple[float, ...] = ()
+    memory_need_mb: float | None = None
 
     @property
     def outside(self) -> int:
@@ -103,6 +105,7 @@ class _Setup:
     static: Any
     probe_scale: float
     initial_positions: np.ndarray
+    need: _memory.Need | None = None
 
 
 def prepare(
@@ -137,7 +140,8 @@ def prepare(
     check_positions(positions, (rows, columns), where)
     shape = (span[0] + rows + config.padding, span[1] + columns + config.padding)
     check_object(shape, where)
-    _check_memory(config, scan, mesh, shape, device_memory)
+    need = memory_need(config, scan, mesh, shape)
+    _memory.check(need, mesh, jax.process_index(), device_memory)
     frames, valid = scan.frames, scan.valid
     if geo.propagation == "far_field":  # zero frequency at [0, 0], once, on the host
         frames = lambda part: np.fft.ifftshift(scan.frames(part), axes=(-2, -1))  # noqa: E731
@@ -206,15 +210,15 @@ def prepare(
     params, static = eqx.partition(model, eqx.is_inexact_array)
     lazy = tuple(c for c, x in model.items() if isinstance(x, ptyrax_core.IndexDependentParameter))
     fitter = Fitter(problem, static, probe_scale=scale, lazy=lazy)
-    return _Setup(config, scan, geo, fitter, params, static, scale, positions)
+    return _Setup(config, scan, geo, fitter, params, static, scale, positions, need)
 
 
 SHARED = ("object", "probe", "background")
 """The components with one guess for all frames; the rest have one a frame."""
 
 
-def _check_memory(config: Config, scan: Scan, mesh: list, shape, device_memory) -> None:
-    """Refuse a run that cannot fit (`_memory.need` from the sizes alone)."""
+def memory_need(config: Config, scan: Scan, mesh: list, object_shape) -> _memory.Need:
+    """What the run needs on each device of `mesh` (`_memory.need`), from the sizes alone."""
     n, rows, columns = scan.frames_shape
     per_frame = {"positions": (n, 2)}
     shared = {}
@@ -224,19 +228,18 @@ def _check_memory(config: Config, scan: Scan, mesh: list, shape, device_memory) 
             (shared if c in SHARED else per_frame)[c] = sizes[c]
     if is_index_dependent(config.model["probe"]):  # one probe a frame
         per_frame["probe"] = (n, config.probe_modes, rows, columns)
-    need = _memory.need(
+    return _memory.need(
         frames=n,
         frame_shape=(rows, columns),
         devices=len(mesh),
         local_devices=sum(d.process_index == jax.process_index() for d in mesh),
-        object_shape=shape,
+        object_shape=object_shape,
         slices=config.slices,
         modes=config.probe_modes,
         batch_size=max(min(s.batch_size, n) for s in config.stages),
         per_frame=per_frame,
         shared=shared,
     )
-    _memory.check(need, mesh, jax.process_index(), device_memory)
 
 
 def reconstruct(
@@ -439,6 +442,7 @@ def _result(
         processes=jax.process_count(),
         frames_per_process=tuple(frames_per_process(problem)),
         peak_rss_mb=tuple(peak_rss_mb()),
+        memory_need_mb=None if setup.need is None else setup.need.device / 2**20,
     )
 
 
