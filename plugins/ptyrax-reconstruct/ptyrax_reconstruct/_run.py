@@ -362,19 +362,23 @@ def reconstruct(
 
 RISING = 5
 """Epochs in a row that make `RisingLossWarning`: each with a higher loss than the one before
-(by 5 % in all), or each with a loss above twice the lowest so far."""
+(by 5 % in all); or twice as many, each above twice the lowest loss so far, the last no lower
+than the first (a run that jumps away early and comes back is no warning)."""
 
 
 def _rising(losses: list[float]) -> str | None:
-    """How the loss has been drifting away over the last `RISING` epochs, or None."""
+    """How the loss has been drifting away over the last epochs, or None."""
     last = losses[-RISING - 1 :]
     if len(last) < RISING + 1:
         return None
     if all(b > a for a, b in itertools.pairwise(last)) and last[-1] > 1.05 * last[0]:
         return f"rose in each of the last {RISING} epochs, by {last[-1] / last[0] - 1:.0%} in all"
-    best = min(losses)
-    if all(x > 2 * best for x in last[1:]):
-        return f"has stayed above twice its lowest ({best:.4g}) for {RISING} epochs"
+    best, stuck = min(losses), losses[-2 * RISING :]
+    if len(losses) > 2 * RISING and all(x > 2 * best for x in stuck) and stuck[-1] >= stuck[0]:
+        return (
+            f"has stayed above twice its lowest ({best:.4g}) for {2 * RISING} epochs without "
+            "coming down"
+        )
     return None
 
 

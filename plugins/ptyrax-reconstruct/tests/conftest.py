@@ -25,3 +25,9 @@ def shipped_scan() -> pathlib.Path:
 def example_config() -> pathlib.Path:
     """The example config for the shipped scan."""
     return _repo_root() / EXAMPLE_CONFIG
+
+
+def pytest_configure(config):
+    """A rising-loss warning in a run that a test expects to go well is a false alarm: an
+    error (tests that expect one catch it with `pytest.warns`)."""
+    config.addinivalue_line("filterwarnings", "error::ptyrax_reconstruct.RisingLossWarning")

@@ -349,7 +349,7 @@ def test_the_command_prints_the_warning_as_one_line(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(_distributed, "supervised", lambda: True)
     monkeypatch.setattr(_distributed, "join", join)
     monkeypatch.setattr(_distributed, "joined", lambda: None)
-    monkeypatch.setattr(_command, "_reconstruct", lambda args, config: 0)
+    monkeypatch.setattr(_command, "_reconstruct", lambda args, config, stop: 0)
     config = short_config(tmp_path)
     with warnings.catch_warnings(record=True) as others:
         warnings.simplefilter("always")

@@ -94,10 +94,14 @@ def test_non_finite_initial_guesses_are_refused_as_bad_input(tmp_path):
     ("losses", "said"),
     [
         ([5, 4, 3, 3.1, 3.2, 3.3, 3.4, 3.5], "rose in each of the last 5 epochs, by 17% in all"),
-        ([5, 1, 3, 2.5, 2.4, 2.3, 2.2], "has stayed above twice its lowest (1) for 5 epochs"),
+        (
+            [5, 1, *[3.0] * 10],
+            "has stayed above twice its lowest (1) for 10 epochs without coming down",
+        ),
+        ([5, 1, 9, 3.5, 3.4, 3.3, 3.2, 3.1, 3, 2.9, 2.8, 2.7], None),  # coming back down
         ([5, 4, 3, 3.01, 3.02, 3.03, 3.04, 3.05], None),  # rising, by less than 5 %
         ([5, 4, 3, 3.1, 3.2, 3.0, 3.4, 3.5], None),  # not 5 in a row
-        ([5, 1, 3, 2.5, 2.4, 2.3], None),  # not yet 5 epochs above twice the lowest
+        ([5, 1, *[3.0] * 9], None),  # not yet 10 epochs above twice the lowest
     ],
 )
 def test_rising_says_how_the_loss_drifts(losses, said):
