@@ -56,14 +56,21 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo; bad input prints one line and returns 2."""
+    """Run the demo; bad input prints one line and returns 2 (the engine's refusals too: a
+    dose that leaves every pattern empty, a grid beyond the memory); a fit that goes
+    non-finite returns 3, as `ptyrax reconstruct` does."""
+    from ptyrax_reconstruct import DivergedError, ReconstructError
+
     try:
         _check(args)
         _use_devices(args.devices)
         return _demo(args)
-    except DemoError as e:
+    except (DemoError, ReconstructError) as e:
         print(f"ptyrax demo: error: {e}", file=sys.stderr)
         return 2
+    except DivergedError as e:
+        print(f"ptyrax demo: error: {e}", file=sys.stderr)
+        return 3
 
 
 def _check(args: argparse.Namespace) -> None:

@@ -60,6 +60,8 @@ def test_the_wavelet_object_reconstructs_too(tmp_path):
         (["--grid", "1"], "--grid must be at least 2"),
         (["--dose", "-1"], "--dose must be a positive number"),
         (["--seed", "-3"], "--seed must not be negative"),
+        # the engine's refusal, in the demo's words: so few photons that every pattern is empty
+        (["--dose", "1e-9", "--grid", "4", "--quiet"], "data: every frame is empty"),
         (["--devices", "17", "--grid", "4"], "--devices 17 is more than the 16 scan positions"),
         # In this process JAX has started with one CPU device: more cannot be had.
         (["--devices", "4", "--grid", "4"], "--devices 4: only 1 cpu device(s) can be had here"),
