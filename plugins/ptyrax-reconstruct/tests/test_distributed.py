@@ -5,6 +5,7 @@ process ending every process within a bounded time, with one line that says why.
 import json
 import os
 import pathlib
+import re
 import signal
 import socket
 import subprocess
@@ -358,3 +359,34 @@ def test_the_command_prints_the_warning_as_one_line(tmp_path, monkeypatch, capsy
     err = capsys.readouterr().err
     assert "ptyrax reconstruct: warning: process 1 may use 1 core: ...\n" in err
     assert [w.category for w in others] == [DeprecationWarning]  # others pass through
+
+
+def test_sigterm_to_one_process_stops_every_process_of_the_run_at_the_same_epoch(tmp_path):
+    """SIGTERM to process 1 only (through its supervisor): the processes agree at the next
+    epoch's start, both exit 143, and process 0 writes the checkpoint there and says how to
+    resume; nothing hangs waiting for a process that stopped."""
+    config = short_config(
+        tmp_path,
+        stages=[{"epochs": 500, "learning_rate": 0.04, "batch_size": 200}],
+        checkpoint_every=1,
+    )
+    outs = [tmp_path / "out", tmp_path / "out-1"]
+    processes = _pair(config, outs)
+    deadline = time.monotonic() + LIMIT
+    while not (outs[0] / "checkpoint.ptyrax").exists():  # mid-run: an epoch is done
+        assert all(p.poll() is None for p in processes), processes[0].communicate()
+        assert time.monotonic() < deadline, "no epoch ended"
+        time.sleep(0.1)
+    processes[1].send_signal(signal.SIGTERM)
+    (zero, _, err0), (one, _, err1) = _finish(processes, limit=60)
+    assert (zero.returncode, one.returncode) == (143, 143), (err0, err1)
+    line = err0.strip().splitlines()[-1]
+    match = re.fullmatch(
+        r"ptyrax reconstruct: stopped by SIGTERM after epoch (\d+); checkpoint (\S+): continue "
+        r"with `ptyrax reconstruct (\S+) --out (\S+) --resume (\S+)`",
+        line,
+    )
+    assert match, line
+    assert "Traceback" not in err1 and "stopped by" not in err1  # process 1 writes nothing
+    saved = ptyrax_core.load(outs[0] / "checkpoint.ptyrax")
+    assert saved["epoch"] == int(match[1]) < 500
