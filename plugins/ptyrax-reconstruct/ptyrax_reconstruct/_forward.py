@@ -39,10 +39,11 @@ def exit_waves(
     whole, rest = subpixel_split(position)
     shape = probe_spectrum.shape[1:]
     slices = obj if obj.ndim == 3 else obj[None]
-    windows = jax.vmap(lambda layer: jax.lax.dynamic_slice(layer, whole, shape))(slices)
-    wave = jnp.fft.ifft2(probe_spectrum * shift_ramp(shape, rest)) * windows[0]
+    wave = jnp.fft.ifft2(probe_spectrum * shift_ramp(shape, rest))
     if slices.shape[0] == 1:
-        return wave
+        return wave * jax.lax.dynamic_slice(slices[0], whole, shape)
+    windows = jax.vmap(lambda layer: jax.lax.dynamic_slice(layer, whole, shape))(slices)
+    wave = wave * windows[0]
 
     def through(wave, window):
         return propagate_near(wave, slice_transfer) * window, None
