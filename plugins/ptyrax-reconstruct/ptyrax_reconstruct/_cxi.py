@@ -160,8 +160,14 @@ def _read_scan(path: pathlib.Path, f) -> Scan:
 
     def positive(name: str) -> float:
         value = read(name).astype(np.float64)
-        if value.size != 1 or not np.isfinite(value).all() or not float(value.reshape(())) > 0:
-            raise ReconstructError(f"{path}: {name} must be one positive number; got {value}")
+        if value.size != 1:
+            raise ReconstructError(
+                f"{path}: {name} must be one positive number; got shape {value.shape}"
+            )
+        if not np.isfinite(value).all() or not float(value.reshape(())) > 0:
+            raise ReconstructError(
+                f"{path}: {name} must be one positive number; got {float(value.reshape(()))}"
+            )
         return float(value.reshape(()))
 
     data = dataset(f"{_DETECTOR}/data")
@@ -230,8 +236,9 @@ def check_basis(basis: np.ndarray, where: str) -> None:
     along one line, or one of length 0: no pixel size follows from them)."""
     if not np.isfinite(basis).all():
         raise ReconstructError(f"{where} must be finite; got {basis.tolist()}")
-    steps = np.linalg.norm(basis, axis=0)
-    singular = np.linalg.svd(basis, compute_uv=False)
+    unit = basis / max(np.abs(basis).max(), np.finfo(np.float64).tiny)  # no overflow at 1e300
+    steps = np.linalg.norm(unit, axis=0)
+    singular = np.linalg.svd(unit, compute_uv=False)
     if not (steps > 0).all() or singular[-1] <= 1e-6 * singular[0]:
         raise ReconstructError(
             f"{where} must be of rank 2 (two independent steps, rows and columns); got "
@@ -241,7 +248,8 @@ def check_basis(basis: np.ndarray, where: str) -> None:
 
 def why_unreadable(error: Exception) -> str:
     """What an HDF5 read failure means, in words (the library's own words where unknown)."""
-    text = " ".join(str(error).split())
+    words = error.args[0] if isinstance(error, KeyError) and error.args else error  # no quotes
+    text = " ".join(str(words).split())
     for clue, meaning in (
         ("filter", "damaged compressed chunk"),
         ("inflate", "damaged compressed chunk"),

@@ -45,6 +45,7 @@ class Geometry:
         return -(self.basis @ np.asarray(pixels, np.float64).T).T
 
 
+@np.errstate(all="ignore")  # absurd inputs give 0 or inf, which `_checked` refuses
 def geometry(
     *,
     propagation: str,
@@ -86,15 +87,44 @@ def geometry(
             wavelength * detector_distance / (n * s)
             for n, s in zip(frame_shape, steps, strict=True)
         )
-        return Geometry(propagation, wavelength, pixel, 0.0, 1.0, basis / steps * np.asarray(pixel))
+        return _checked(
+            Geometry(propagation, wavelength, pixel, 0.0, 1.0, basis / steps * np.asarray(pixel))
+        )
     magnification = 1.0
     if focus_to_sample is not None:
         magnification = (focus_to_sample + detector_distance) / focus_to_sample
-    return Geometry(
-        propagation,
-        wavelength,
-        tuple(float(s / magnification) for s in steps),
-        detector_distance / magnification,
-        magnification,
-        basis / magnification,
+    return _checked(
+        Geometry(
+            propagation,
+            wavelength,
+            tuple(float(s / magnification) for s in steps),
+            detector_distance / magnification,
+            magnification,
+            basis / magnification,
+        )
     )
+
+
+def _checked(geo: Geometry) -> Geometry:
+    """`geo`, whose sample-plane pixel (and distance, in the near field) must be normal
+    positive floats (a wavelength, distance or detector pixel absurd enough makes them 0 or
+    infinite, and every later number with them) and twice the wavelength at least (else
+    every spatial frequency but zero is evanescent)."""
+    tiny, big = np.finfo(np.float64).tiny, np.finfo(np.float64).max
+    values = {"pixel": geo.pixel, "distance": (geo.distance,)}
+    for name, value in values.items():
+        if name == "distance" and geo.propagation == "far_field":
+            continue
+        if not all(tiny <= v <= big for v in value):  # also NaN
+            raise ReconstructError(
+                f"the sample-plane {name} ({', '.join(f'{v:.4g}' for v in value)}) m, from "
+                f"wavelength {geo.wavelength:.4g} m, detector pixel and distance, magnification "
+                f"{geo.magnification:.4g}: must be a positive finite number"
+            )
+    if not geo.wavelength < 2 * min(geo.pixel):
+        raise ReconstructError(
+            f"the wavelength {geo.wavelength:.4g} m is not below twice the sample-plane pixel "
+            f"{min(geo.pixel):.4g} m: no wave but the mean one would reach the detector "
+            "(wavelength, distance or pixel size in the wrong unit? they are metres)"
+        )
+    return geo

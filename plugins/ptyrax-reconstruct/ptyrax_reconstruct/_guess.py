@@ -10,10 +10,13 @@ def pixel_positions(
     geometry: Geometry, translations: np.ndarray, padding: int
 ) -> tuple[np.ndarray, tuple[int, int]]:
     """The probe's top-left corner on the object for each frame `(N, 2)` (rows, columns), the
-    smallest at `padding`, and the extent `(rows, columns)` the corners span."""
-    pixels = geometry.to_pixels(translations)
-    pixels = pixels - pixels.min(axis=0) + padding
-    span = np.ceil(pixels.max(axis=0)).astype(int) + 1 + padding
+    smallest at `padding`, and the extent `(rows, columns)` the corners span (at most 2^62:
+    beyond, `check_object` refuses the object anyway)."""
+    with np.errstate(all="ignore"):  # not finite: `check_positions` says so
+        pixels = geometry.to_pixels(translations)
+        pixels = pixels - pixels.min(axis=0) + padding
+    span = np.nan_to_num(np.minimum(np.ceil(pixels.max(axis=0)), 2.0**62), nan=2.0**62)
+    span = span.astype(np.int64) + 1 + padding
     return pixels, (int(span[0]), int(span[1]))
 
 
@@ -44,8 +47,11 @@ MAX_OBJECT_PIXELS = 2**31 - 1
 """XLA indexes an array's elements with 32-bit integers: an object slice has fewer."""
 
 
-def check_positions(positions: np.ndarray, frame_shape: tuple[int, int], where: str) -> None:
-    """Refuse positions `(N, 2)` (pixels) whose frames do not overlap: the typical distance
+def check_positions(
+    positions: np.ndarray, frame_shape: tuple[int, int], where: str, pixel: float | None = None
+) -> None:
+    """Refuse positions `(N, 2)` (pixels, of `pixel` metres where given) that are not finite,
+    or whose frames do not overlap: the typical distance
     from a frame to its nearest neighbour (the median, over up to 256 frames spread over the
     scan) is more than a frame's size. Translations in the wrong unit look like this, and no
     ptychography is possible without overlap.
@@ -55,6 +61,9 @@ def check_positions(positions: np.ndarray, frame_shape: tuple[int, int], where: 
     """
     from ._errors import ReconstructError
 
+    unit = "object pixels" if pixel is None else f"object pixels of {pixel:.4g} m"
+    if not np.isfinite(positions).all():
+        raise ReconstructError(f"{where}: in {unit}, the positions are not finite")
     n = len(positions)
     if n < 2:
         return
@@ -62,7 +71,7 @@ def check_positions(positions: np.ndarray, frame_shape: tuple[int, int], where: 
     nearest = np.full(len(sample), np.inf)
     for start in range(0, n, 4096):  # (256, 4096) distances at a time
         block = positions[start : start + 4096]
-        d = np.sqrt(((sample[:, None, :] - block[None, :, :]) ** 2).sum(-1))
+        d = np.hypot(*np.moveaxis(sample[:, None, :] - block[None, :, :], -1, 0))
         d[d == 0] = np.inf  # the frame itself, or one at the same place
         nearest = np.minimum(nearest, d.min(axis=1))
     step = float(np.median(nearest))
@@ -70,7 +79,7 @@ def check_positions(positions: np.ndarray, frame_shape: tuple[int, int], where: 
         if np.isinf(step):
             return
         raise ReconstructError(
-            f"{where}: neighbouring frames are {step:.4g} object pixels apart, more than a "
+            f"{where}: neighbouring frames are {step:.4g} {unit} apart, more than a "
             f"frame ({frame_shape[0]} x {frame_shape[1]}): they do not overlap (translations in "
             "the wrong unit? they are metres)"
         )

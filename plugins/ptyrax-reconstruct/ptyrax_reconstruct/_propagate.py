@@ -47,12 +47,13 @@ def angular_spectrum(
     """
     fy = np.fft.fftfreq(shape[0], d=pixel[0])[:, None]
     fx = np.fft.fftfreq(shape[1], d=pixel[1])[None, :]
-    s = (wavelength * fy) ** 2 + (wavelength * fx) ** 2
-    propagating = s < 1.0
-    # sqrt(1 - s) - 1 written so that small s loses no digits: -s / (1 + sqrt(1 - s))
-    delta = -s / (1.0 + np.sqrt(np.where(propagating, 1.0 - s, 1.0)))
-    phase = 2 * np.pi / wavelength * distance * delta
-    return np.where(propagating, np.exp(1j * phase), 0.0).astype(np.complex64)
+    with np.errstate(over="ignore", invalid="ignore"):  # evanescent ones overflow: cut below
+        s = (wavelength * fy) ** 2 + (wavelength * fx) ** 2
+        propagating = s < 1.0
+        # sqrt(1 - s) - 1 written so that small s loses no digits: -s / (1 + sqrt(1 - s))
+        delta = -s / (1.0 + np.sqrt(np.where(propagating, 1.0 - s, 1.0)))
+        phase = 2 * np.pi / wavelength * distance * delta
+        return np.where(propagating, np.exp(1j * phase), 0.0).astype(np.complex64)
 
 
 def propagate_near(

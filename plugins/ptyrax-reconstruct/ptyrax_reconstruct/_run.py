@@ -137,7 +137,7 @@ def prepare(
     )
     positions, span = pixel_positions(geo, scan.translations, config.padding)
     where = f"{scan.path}: {_TRANSLATION}" if scan.path else "scan.translations"
-    check_positions(positions, (rows, columns), where)
+    check_positions(positions, (rows, columns), where, min(geo.pixel))
     shape = (span[0] + rows + config.padding, span[1] + columns + config.padding)
     check_object(shape, where)
     need = memory_need(config, scan, mesh, shape)

@@ -12,12 +12,16 @@ The base scan is a cut of the shipped PETRA III scan: 16 frames of 32 x 32 aroun
 gzip-chunked, with its translations, distance, wavelength and basis. Every run that gets as
 far as a fit compiles it (2-3 s), so the examples are bounded (a fixed, derandomized draw with
 no example database): most end in the reader or the config check, in milliseconds.
+
+`PTYRAX_FUZZ=K` in the environment draws K times the examples, at random (a new draw each
+run): the long search a maintainer runs by hand, e.g. `PTYRAX_FUZZ=50 pytest THIS_FILE`.
 """
 
 import copy
 import datetime
 import json
 import math
+import os
 import pathlib
 import re
 import tempfile
@@ -26,7 +30,14 @@ import warnings
 import h5py
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import (
+    HealthCheck,
+    currently_in_test_context,
+    event,
+    given,
+    settings,
+    strategies as st,
+)
 from ptyrax_reconstruct._config import COMPONENTS, SCHEMA
 from ptyrax_reconstruct._errors import ReconstructWarning
 
@@ -40,9 +51,11 @@ FRAMES, SIZE, CHUNKS = 16, 32, (4, 16, 16)
 ERROR, WARNING = "ptyrax reconstruct: error: ", "ptyrax reconstruct: warning: "
 DIVERGED = ERROR + "the fit went non-finite"
 
+FUZZ = int(os.environ.get("PTYRAX_FUZZ", "0"))
+"""0: the bounded, fixed draw of `tox run`; K > 0: K times the examples, at random."""
 BOUNDED = settings(
     deadline=None,  # a run that gets to the fit compiles it
-    derandomize=True,  # every run draws the same examples
+    derandomize=not FUZZ,  # `tox run` draws the same examples every time
     database=None,
     suppress_health_check=[
         HealthCheck.too_slow,
@@ -158,7 +171,8 @@ def run_and_check(config: pathlib.Path, out: pathlib.Path, capfd) -> int:
             ["reconstruct", str(config), "--out", str(out), "--quiet", "--device-memory", "1"]
         )
     err = capfd.readouterr().err
-    event(f"exit {status}")  # --hypothesis-show-statistics: how the examples ended
+    if currently_in_test_context():  # --hypothesis-show-statistics: how the examples ended
+        event(f"exit {status}")
     shown = [
         f"{w.category.__name__}: {w.message}"
         for w in caught
@@ -213,18 +227,15 @@ def _write_config(folder: pathlib.Path, config: dict) -> pathlib.Path:
     return path
 
 
-def test_the_base_scan_reconstructs_finite_in_well_under_a_second_an_epoch(
-    base, tmp_path_factory, capfd
-):
-    """The undamaged base scan and config: exit 0, a finite result, and an epoch (the second:
-    the first compiles) well under a second."""
+def test_the_base_scan_reconstructs_finite(base, tmp_path_factory, capfd):
+    """The undamaged base scan and config: exit 0 and a finite result of every frame, so that
+    what the edits below change is what makes a run fail."""
     with _folder(tmp_path_factory) as name:
         folder = pathlib.Path(name)
         config = _write_config(folder, base_config(base, epochs=2))
         assert run_and_check(config, folder / "out", capfd) == 0
         metrics = json.loads((folder / "out" / "metrics.json").read_text())
         assert metrics["frames"] == FRAMES and metrics["epochs"] == 2
-        assert metrics["epoch_seconds"][-1] < 0.5, metrics["epoch_seconds"]
 
 
 # CXI edits: recipes (tuples, so a failing example prints as its reproducer) and how to apply
@@ -281,7 +292,7 @@ def recipes(draw, kind: str) -> tuple:
             st.sampled_from([math.nan, math.inf, -math.inf, -1.0, 1e300, 1e30, 0.0]),
         ),
         st.tuples(st.just("shape"), st.lists(st.integers(0, 17), max_size=4).map(tuple)),
-        st.tuples(st.just("rank"), st.integers(0, 4)),  # a scalar for an array, and back
+        st.tuples(st.just("rank"), st.integers(1, 3)),  # a scalar for an array, and back
         st.sampled_from([("group",), ("empty",), ("dangling",), ("external",)]),
         st.tuples(st.just("link"), st.sampled_from(sorted(USED))),
     ]
@@ -309,7 +320,7 @@ def make(recipe: tuple, base: np.ndarray | None, f: h5py.File, group: h5py.Group
     dataset), as `group[name]`."""
     what, *args = recipe
     values = np.ones(3) * 1e-6 if base is None else np.asarray(base)
-    floats = values.astype(np.float64)
+    floats = _floats(values)
     if what == "group":
         group.create_group(name)
     elif what == "empty":
@@ -377,8 +388,16 @@ def make(recipe: tuple, base: np.ndarray | None, f: h5py.File, group: h5py.Group
         raise AssertionError(f"no recipe {recipe}")
 
 
+def _floats(values: np.ndarray) -> np.ndarray:
+    """`values` as float64 (an earlier edit's strings or records: ones a micrometre)."""
+    try:
+        return np.asarray(np.real(values), np.float64)
+    except (TypeError, ValueError):
+        return np.full(values.shape, 1e-6)
+
+
 def _cast(values: np.ndarray, dtype: str, f: h5py.File) -> np.ndarray:
-    shape = values.shape
+    shape, values = values.shape, _floats(values)
     if dtype == "bytes":
         return np.char.encode(values.astype(str), "ascii")
     if dtype == "str":
@@ -402,17 +421,31 @@ def _cast(values: np.ndarray, dtype: str, f: h5py.File) -> np.ndarray:
         return values.astype(dtype)
 
 
+HIDDEN = {  # the dataset read instead of others where present
+    f"{SOURCE}/wavelength": [f"{SOURCE}/energy"],
+    f"{DETECTOR}/basis_vectors": [f"{DETECTOR}/x_pixel_size", f"{DETECTOR}/y_pixel_size"],
+}
+LAYOUTS = [(), (f"{SOURCE}/wavelength",), (f"{DETECTOR}/basis_vectors",), tuple(HIDDEN)]
+"""Datasets deleted first: none (the file as shipped), or those that hide others (the
+wavelength the energy, the basis vectors the pixel sizes), so that edits of every path the
+reader uses matter."""
+
+
 @st.composite
 def cxi_edits(draw) -> list[tuple]:
-    """One to three edits of the base file: ("delete", path), ("replace", path, recipe),
-    ("add", path, recipe) (a new dataset, or one in a new group) or ("attribute", path)."""
-    edits = []
+    """A layout (`LAYOUTS`), then one to three edits of the file: ("replace", path, recipe) and
+    ("delete", path) of a path the reader uses (or a group, or an unused one), ("add", path,
+    recipe) (a new dataset, or one in a new group) or ("attribute", path)."""
+    deleted = draw(st.sampled_from(LAYOUTS))
+    edits = [("delete", path) for path in deleted]
+    hidden = {p for path, paths in HIDDEN.items() if path not in deleted for p in paths}
+    read = sorted(set(USED) - set(deleted) - hidden)
     for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["delete", "replace", "replace", "add", "attribute"]))
+        kind = draw(st.sampled_from(["replace"] * 5 + ["delete"] * 2 + ["add", "attribute"]))
         if kind == "delete":
-            edits.append(("delete", draw(st.sampled_from([*sorted(USED), *GROUPS, *UNUSED]))))
+            edits.append(("delete", draw(st.sampled_from([*read, *GROUPS, *UNUSED]))))
         elif kind == "replace":
-            path = draw(st.sampled_from(sorted(USED)))
+            path = draw(st.sampled_from(read))
             edits.append(("replace", path, draw(recipes(USED[path]))))
         elif kind == "add":
             where = draw(st.sampled_from([*GROUPS, "", "entry_2/instrument_1", DATA]))
@@ -440,7 +473,10 @@ def apply_cxi_edit(f: h5py.File, edit: tuple) -> None:
         if kind != "add" or parent in f:
             return
     group = f.require_group(parent) if parent else f
-    node = f.get(path)
+    try:
+        node = f.get(path)
+    except (KeyError, RuntimeError):  # a link that loops or leads nowhere
+        node = None
     base = node[()] if isinstance(node, h5py.Dataset) and node.shape is not None else None
     if f.get(path, getlink=True) is not None:
         del f[path]
@@ -457,7 +493,7 @@ def _edited_copy(base: pathlib.Path, folder: pathlib.Path, edits: list[tuple]) -
     return path
 
 
-@settings(BOUNDED, max_examples=60)
+@settings(BOUNDED, max_examples=60 * max(FUZZ, 1))
 @given(edits=cxi_edits())
 def test_an_edited_cxi_file_is_one_line_and_exit_2_or_a_finite_result(
     base, tmp_path_factory, capfd, edits
@@ -511,7 +547,7 @@ def flipped(data: bytes, chunks: list[tuple[int, int]], flips: list[tuple]) -> b
     return bytes(out)
 
 
-@settings(BOUNDED, max_examples=25)
+@settings(BOUNDED, max_examples=25 * max(FUZZ, 1))
 @given(flips=byte_flips())
 def test_a_cxi_file_with_flipped_bytes_is_one_line_and_exit_2_or_a_finite_result(
     base, tmp_path_factory, capfd, flips
@@ -525,7 +561,7 @@ def test_a_cxi_file_with_flipped_bytes_is_one_line_and_exit_2_or_a_finite_result
         run_and_check(_write_config(folder, base_config(cxi)), folder / "out", capfd)
 
 
-@settings(BOUNDED, max_examples=20)
+@settings(BOUNDED, max_examples=20 * max(FUZZ, 1))
 @given(fraction=st.floats(0, 1, exclude_max=True))
 def test_a_truncated_cxi_file_is_one_line_naming_the_file_and_exit_2(
     base, tmp_path_factory, capfd, fraction
@@ -638,15 +674,17 @@ def config_edits(draw) -> list[tuple]:
 
 
 def apply_config_edit(config: dict, edit: tuple) -> None:
-    """Apply one edit of `config_edits` (tables on the way made where missing; an edit whose
-    way an earlier edit made a value is left out)."""
+    """Apply one edit of `config_edits` (tables and stages on the way made where missing; an
+    edit whose way an earlier edit made a value of another kind is left out)."""
     kind, path, *value = edit
     node = config
     for part in path[:-1]:
-        if isinstance(node, dict) and not isinstance(part, int):
-            if kind == "delete" and part not in node:
-                return
-            node = node.setdefault(part, [{}] if part == "stages" else {})
+        if isinstance(node, dict) and isinstance(part, str):
+            if part not in node:
+                if kind == "delete":
+                    return
+                node[part] = [] if part == "stages" else {}
+            node = node[part]
         elif isinstance(node, list) and isinstance(part, int):
             if part >= len(node):
                 if kind == "delete":
@@ -655,18 +693,12 @@ def apply_config_edit(config: dict, edit: tuple) -> None:
             node = node[part]
         else:
             return
-    last = path[-1]
-    if isinstance(node, list) != isinstance(last, int):
+    if not isinstance(node, dict):
         return
     if kind == "delete":
-        if isinstance(node, dict):
-            node.pop(last, None)
-        elif last < len(node):
-            del node[last]
-    elif isinstance(node, dict):
-        node[last] = copy.deepcopy(value[0])
-    elif last < len(node):
-        node[last] = copy.deepcopy(value[0])
+        node.pop(path[-1], None)
+    else:
+        node[path[-1]] = copy.deepcopy(value[0])
 
 
 @st.composite
@@ -686,7 +718,7 @@ def text_damage(draw):
     )
 
 
-@settings(BOUNDED, max_examples=80)
+@settings(BOUNDED, max_examples=80 * max(FUZZ, 1))
 @given(edits=config_edits(), damage=text_damage())
 def test_an_edited_config_is_one_line_and_exit_2_or_a_finite_result(
     base, tmp_path_factory, capfd, edits, damage

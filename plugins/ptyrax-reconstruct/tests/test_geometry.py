@@ -146,3 +146,29 @@ def test_focus_to_sample_in_the_far_field_raises():
             frame_shape=(100, 100),
             focus_to_sample=Z1,
         )
+
+
+@pytest.mark.parametrize(
+    ("wavelength", "distance", "propagation", "match"),
+    [
+        (1e300, Z2, "near_field", r"wavelength 1e\+300 m is not below twice the sample-plane"),
+        (WAVELENGTH, 1e300, "near_field", r"twice the sample-plane pixel 2\.00\de-307 m"),
+        (WAVELENGTH, 1e-300, "far_field", r"sample-plane pixel \(1\.781e-308, 1\.781e-308\) m"),
+        (1e300, 1e300, "far_field", r"sample-plane pixel \(inf, inf\) m"),
+    ],
+)
+def test_absurd_calibrations_are_refused_with_the_sample_plane_numbers(
+    wavelength, distance, propagation, match
+):
+    """A wavelength or distance wrong by hundreds of orders of magnitude: no NumPy warning,
+    and an error that gives the sample-plane pixel that follows (0 or infinite, or so small
+    beside the wavelength that no wave but the mean one propagates)."""
+    with np.errstate(all="raise"), pytest.raises(ReconstructError, match=match):
+        geometry(
+            propagation=propagation,
+            wavelength=wavelength,
+            detector_distance=distance,
+            detector_basis=BASIS,
+            frame_shape=(100, 100),
+            focus_to_sample=Z1 if propagation == "near_field" else None,
+        )

@@ -13,6 +13,7 @@ import pathlib
 import random
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,22 +48,51 @@ LEFTOVER = re.compile(
 PNG_SIGNATURE, PNG_END = b"\x89PNG\r\n\x1a\n", b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
+def _cached(cache: pathlib.Path) -> dict:
+    """The environment of a run whose JAX compilation cache is `cache`."""
+    cached = {
+        "JAX_COMPILATION_CACHE_DIR": str(cache),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    }
+    return os.environ | cached
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory) -> pathlib.Path:
+    """A JAX compilation cache that holds what the runs here compile, made by a one-epoch run:
+    a run started from it skips ~2 s of compiling (of its ~4 s start)."""
+    folder = tmp_path_factory.mktemp("compiled")
+    stages = [{"epochs": 1, "learning_rate": 0.04, "batch_size": 10}]  # STAGES' steps
+    config = short_config(folder, stages=stages)
+    argv = [sys.executable, "-m", "ptyrax_core.cli", "reconstruct", str(config), "--quiet"]
+    argv += ["--out", str(folder / "out")]
+    env = _cached(folder / "cache")
+    run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert run.returncode == 0, run.stderr
+    return folder / "cache"
+
+
 @pytest.fixture
-def start(tmp_path):
+def start(tmp_path, compiled):
     """`start(*arguments, quiet=True)`: start `ptyrax reconstruct ARGUMENTS [--quiet]` as a
-    process, its stdout and stderr to files (read with `_output`); every process started is
-    killed (SIGKILL, which ends a stopped one too) and reaped when the test ends."""
+    process, its stdout and stderr to files (read with `_output`), with a copy of the compiled
+    cache of its own (a killed run may leave an entry half-written there, and runs at once
+    would share theirs); every process started is killed (SIGKILL, which ends a stopped one
+    too) and reaped when the test ends."""
     started = []
 
     def start(*arguments, quiet=True):
         n = len(started)
         argv = [sys.executable, "-m", "ptyrax_core.cli", "reconstruct", *map(str, arguments)]
         argv += ["--quiet"] * quiet
+        env = _cached(shutil.copytree(compiled, tmp_path / f"{n}.cache"))
         with (
             open(tmp_path / f"{n}.stdout", "wb") as stdout,
             open(tmp_path / f"{n}.stderr", "wb") as stderr,
         ):
-            process = subprocess.Popen(argv, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                argv, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, env=env
+            )
         process.stdout_path, process.stderr_path = stdout.name, stderr.name
         started.append(process)
         return process
@@ -93,9 +123,9 @@ def _finish(process) -> tuple[int, str, str]:
     return (code, *_output(process))
 
 
-def _wait_for(condition, process, what: str):
-    """Poll `condition()` until it gives something true (returned); fail if `process` ends or
-    `TIMEOUT` passes first."""
+def _wait_for(condition, process, what: str, pause: float = 0.01):
+    """Poll `condition()`, every `pause` seconds, until it gives something true (returned);
+    fail if `process` ends or `TIMEOUT` passes first."""
     deadline = time.monotonic() + TIMEOUT
     while True:
         found = condition()
@@ -105,7 +135,7 @@ def _wait_for(condition, process, what: str):
             pytest.fail(f"the run ended ({process.returncode}) before {what}: {_output(process)}")
         if time.monotonic() > deadline:
             pytest.fail(f"no {what} within {TIMEOUT} s: {_output(process)[1][-2000:]}")
-        time.sleep(0.01)
+        time.sleep(pause)
 
 
 def _names(out: pathlib.Path) -> list[str]:
@@ -152,73 +182,94 @@ def _stop_line(signame: str, config: pathlib.Path, out: pathlib.Path) -> re.Patt
     )
 
 
-@pytest.mark.parametrize(
-    ("signum", "status", "quiet", "every"),
-    [
-        (signal.SIGTERM, 143, False, 0),  # with the progress bar; no checkpoint but the stop's
-        (signal.SIGINT, 130, True, 1),  # --quiet: stderr is the one line; a checkpoint an epoch
-    ],
-    ids=["SIGTERM", "SIGINT"],
-)
-def test_a_signal_stops_the_run_at_an_epoch_end_with_a_checkpoint_to_resume(
-    tmp_path, start, signum, status, quiet, every
-):
-    """SIGTERM (a scheduler's) or SIGINT (Ctrl-C) sent while a run fits: it exits 128 + the
-    signal (143, 130) with one stderr line `stopped by SIG... after epoch K` that names the
-    checkpoint and the command that continues it; the checkpoint is whole at epoch K (K epochs
-    of finite history), nothing half-written is left, and that very command (--quiet added)
-    finishes the run with exit 0 and metrics.json holding all the epochs, the first K those of
-    the stopped run."""
-    config = short_config(tmp_path, stages=STAGES, checkpoint_every=every)
-    out = tmp_path / "out"
-    process = start(config, "--out", out, quiet=quiet)
-    if quiet:  # fitting once the first epoch's checkpoint is there
-        _wait_for(lambda: (out / CHECKPOINT).exists(), process, "a first checkpoint")
-    else:  # fitting once the progress bar counts an epoch
-        bar = re.compile(rf"\|\s*[1-9]\d*/{EPOCHS} \[")
-        _wait_for(lambda: bar.search(_output(process)[1]), process, "an epoch on the bar")
-    process.send_signal(signum)
-    code, stdout, stderr = _finish(process)
+SIGNALS = {  # the exit status, --quiet, fit.checkpoint_every
+    "SIGTERM": (143, False, 0),  # the progress bar on; no checkpoint but the stop's
+    "SIGINT": (130, True, 1),  # --quiet: stderr is the one line; a checkpoint every epoch
+}
 
+
+def _check_stopped(name: str, config: pathlib.Path, out: pathlib.Path, process):
+    """`process`, sent signal `name` while it fitted: it exits 128 + the signal with the one
+    line, its checkpoint whole at the epochs done, nothing else in `out`. The epochs done,
+    the checkpoint's history and the command that the line says continues the run."""
+    status, quiet, _ = SIGNALS[name]
+    code, stdout, stderr = _finish(process)
     assert code == status, stderr
-    assert stdout == "" and "Traceback" not in stderr
-    line = _stop_line(signal.Signals(signum).name, config, out)
+    assert stdout == "" and "Traceback" not in stderr, stderr
     if quiet:
         lines = stderr.splitlines()
     else:  # the progress bar's redraws (after \r) aside
         lines = [s for s in re.split(r"[\r\n]", stderr) if s and not s.startswith("reconstructing")]
     assert len(lines) == 1 and stderr.endswith("\n"), stderr
-    match = line.fullmatch(lines[0])
+    match = _stop_line(name, config, out).fullmatch(lines[0])
     assert match, lines[0]
     epochs = int(match[1])
-    assert 1 <= epochs < EPOCHS
+    assert 1 <= epochs < EPOCHS, lines[0]
 
     saved = ptyrax_core.load(out / CHECKPOINT)
-    assert saved["epoch"] == epochs
+    assert saved["epoch"] == epochs, lines[0]
     history = saved["history"]
     assert {len(v) for v in history.values()} == {epochs}, history
-    assert all(np.isfinite(v).all() for v in history.values())
+    assert all(np.isfinite(v).all() for v in history.values()), history
     assert _names(out) == [CHECKPOINT]  # no temporary file left; the other outputs at the end
-
     command = shlex.split(match[2])
-    assert command[:2] == ["ptyrax", "reconstruct"]
-    code, stdout, stderr = _finish(start(*command[2:]))
-    assert code == 0, stderr
-    assert stderr == "" and "final deviance" in stdout
-    metrics = json.loads((out / METRICS).read_text())
-    assert metrics["epochs"] == EPOCHS == len(metrics["epoch_loss"])
-    assert metrics["epoch_loss"][:epochs] == history["epoch_loss"]  # continued, not restarted
-    assert ptyrax_core.load(out / CHECKPOINT)["epoch"] == EPOCHS
-    assert _names(out) == sorted(OUTPUTS)
+    assert command[:2] == ["ptyrax", "reconstruct"], command
+    return epochs, history, command[2:]
+
+
+def _wait_until_fitting(process, out: pathlib.Path, quiet: bool) -> None:
+    """Wait until `process` has fitted an epoch: its progress bar counts one, or with --quiet
+    its first checkpoint (checkpoint_every 1) is there."""
+    if quiet:
+        _wait_for(lambda: (out / CHECKPOINT).exists(), process, "a first checkpoint")
+    else:
+        bar = re.compile(rf"\|\s*[1-9]\d*/{EPOCHS} \[")
+        _wait_for(lambda: bar.search(_output(process)[1]), process, "an epoch on the bar")
+
+
+def test_sigterm_and_sigint_stop_the_run_at_an_epoch_end_with_a_checkpoint_to_resume(
+    tmp_path, start
+):
+    """SIGTERM (a scheduler's) and SIGINT (Ctrl-C), each sent to a run while it fits (two runs
+    at once, each in its own folder): each exits 128 + the signal (143, 130) with one stderr
+    line `stopped by SIG... after epoch K` that names the checkpoint and the command that
+    continues it; the checkpoint is whole at epoch K (K epochs of finite history) and nothing
+    half-written is left; that very command (--quiet added) finishes the run with exit 0,
+    metrics.json holding all the epochs, the first K those of the stopped run."""
+    runs = {}
+    for name, (_, quiet, every) in SIGNALS.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        config = short_config(folder, stages=STAGES, checkpoint_every=every)
+        process = start(config, "--out", folder / "out", quiet=quiet)
+        runs[name] = (config, folder / "out", process)
+    for name, (_, out, process) in runs.items():
+        _wait_until_fitting(process, out, quiet=SIGNALS[name][1])
+        process.send_signal(getattr(signal, name))
+
+    resumed = {}
+    for name, (config, out, process) in runs.items():
+        epochs, history, command = _check_stopped(name, config, out, process)
+        resumed[name] = (out, epochs, history, start(*command))
+    for name, (out, epochs, history, process) in resumed.items():
+        code, stdout, stderr = _finish(process)
+        assert code == 0, (name, stderr)
+        assert stderr == "" and "final deviance" in stdout, (name, stderr)
+        metrics = json.loads((out / METRICS).read_text())
+        assert metrics["epochs"] == EPOCHS == len(metrics["epoch_loss"]), name
+        assert metrics["epoch_loss"][:epochs] == history["epoch_loss"], name  # not restarted
+        assert ptyrax_core.load(out / CHECKPOINT)["epoch"] == EPOCHS, name
+        assert _names(out) == sorted(OUTPUTS), name
 
 
 def test_a_stop_event_ends_reconstruct_at_the_next_epoch_and_the_run_resumes_as_if_whole(
     tmp_path,
 ):
     """`reconstruct(stop=event)`, the event set in the progress callback after epoch 3 of 5:
-    the run raises `Interrupted` with `epoch` 3, the checkpoint's path and
-    no signal, having written a checkpoint at epoch 3 (none is due: checkpoint_every 0); a run
-    resumed from it ends with arrays bit-identical to an uninterrupted run's."""
+    no epoch runs after it; the run raises `Interrupted` with `epoch` 3, the checkpoint's path
+    and no signal, having written a checkpoint at epoch 3 (none is due: checkpoint_every 0) and
+    nothing else; a run resumed from it ends with arrays bit-identical to an uninterrupted
+    run's."""
     stages = [{"epochs": 5, "learning_rate": 0.04, "batch_size": 10}]  # one step to compile
     config = short_config(tmp_path, stages=stages, checkpoint_every=0)
     stop, done = threading.Event(), []
@@ -263,7 +314,8 @@ def _begun(phase: str, out: pathlib.Path, process, inode: int | None) -> bool:
             return (out / CHECKPOINT).stat().st_ino != inode
         except FileNotFoundError:
             return False
-    part = re.compile(rf"\.[a-z.]+\.{process.pid}\.part")  # the writer's process id in it
+    outputs = "|".join(re.escape(name) for name in (METRICS, ARRAYS, FIGURE))
+    part = re.compile(rf"\.({outputs})\.{process.pid}\.part")  # the writer's process id in it
     return any(part.fullmatch(n) for n in _names(out))
 
 
@@ -309,7 +361,7 @@ def test_kill_9_in_the_middle_of_a_checkpoint_write_keeps_the_previous_one(tmp_p
     checkpoint under its name is the previous one, byte for byte, and loads; the half-written
     temporary file is left beside it; `--resume` of it in the same folder removes that file and
     finishes the run with exit 0, continuing the saved history."""
-    epochs = 10
+    epochs = 6
     stages = [{"epochs": epochs, "learning_rate": 0.04, "batch_size": 10}]
     config = short_config(tmp_path, stages=stages, checkpoint_every=1)
     out = tmp_path / "out"
@@ -331,7 +383,9 @@ def test_kill_9_in_the_middle_of_a_checkpoint_write_keeps_the_previous_one(tmp_p
         process.send_signal(signal.SIGCONT)  # the first checkpoint, or the write just done
         return None
 
-    temporary = _wait_for(writing_over_a_checkpoint, process, "a checkpoint written over one")
+    _wait_for(lambda: (out / CHECKPOINT).exists(), process, "a first checkpoint")
+    what = "a checkpoint written over one"  # polled without a pause: a write takes ~1-40 ms
+    temporary = _wait_for(writing_over_a_checkpoint, process, what, pause=0)
     before = (out / CHECKPOINT).read_bytes()
     process.kill()
     code, _, stderr = _finish(process)
