@@ -58,10 +58,11 @@ class Scan:
                 vanished file: the frame range and the first frame that fails are named), or
                 a count is negative or not finite.
         """
-        if self.counts is not None:
-            data = np.asarray(self.counts[indices], np.float32)
-        else:
-            data = self._read(indices)
+        with np.errstate(over="ignore"):  # beyond float32: inf, refused below
+            if self.counts is not None:
+                data = np.asarray(self.counts[indices], np.float32)
+            else:
+                data = self._read(indices)
         bad = ~np.isfinite(data) | (data < 0)
         if bad.any():
             frame = np.argwhere(bad)[0]

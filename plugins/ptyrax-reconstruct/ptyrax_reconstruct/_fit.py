@@ -188,21 +188,28 @@ def predict(
     or the background where the model makes them index-dependent.
     """
     bound = resolve_index_dependent_parameters(arrays, index)
-    position = _at(bound, "positions")
+    position = _at(bound, "positions", index)
     spectrum = arrays.get("probe_spectrum")
     if spectrum is None:  # a probe per position, at unit scale
-        probe = _at(bound, "probe")
+        probe = _at(bound, "probe", index)
         spectrum = jnp.fft.fft2(probe if probe.ndim == 3 else probe[None]) * arrays["probe_scale"]
-    waves = exit_waves(_at(bound, "object"), spectrum, position, slice_transfer)
-    return intensities(
-        detector_waves(waves, transfer, position), _at(bound, "weights"), _at(bound, "background")
-    )
+    waves = exit_waves(_at(bound, "object", index), spectrum, position, slice_transfer)
+    weight, background = _at(bound, "weights", index), _at(bound, "background", index)
+    return intensities(detector_waves(waves, transfer, position), weight, background)
 
 
-def _at(bound: dict, name: str) -> Any:
-    """Component `name` of a model bound at an index: its value there (None if absent)."""
+PER_FRAME = ("positions", "weights")
+"""The components that hold one value a frame, whatever their type."""
+
+
+def _at(bound: dict, name: str, index: jax.Array) -> Any:
+    """Component `name` of a model bound at `index`: its value there (None if absent). A
+    per-frame component of an array parametrization's type (`non_negative` weights, say) is
+    its array's row `index`."""
     x = bound.get(name)
-    return x.at_current_index() if isinstance(x, BoundSliceParameter) else x
+    if isinstance(x, BoundSliceParameter):
+        return x.at_current_index()
+    return x[index] if name in PER_FRAME and x is not None else x
 
 
 def resolve(model: dict, probe_scale: float = 1.0) -> dict:
@@ -285,7 +292,7 @@ class Fitter:
     and whether it stayed finite); `diagnose` replays one that did not.
     `rates` maps each component to its learning rate for the epoch (0 holds it still).
 
-    The components in `lazy` (the index-dependent ones: one value per frame) take lazy Adam
+    The components in `lazy` (the per-frame and index-dependent ones) take lazy Adam
     steps: a frame's values move, and their moments change, only in the steps whose minibatch
     holds the frame. Plain Adam would go on moving them on their momentum for the steps after
     (each frame is in one minibatch of an epoch): a free probe per frame diverges that way.

@@ -63,6 +63,13 @@ def build_component(
             f"config: model.{name}: {cls.__name__} cannot hold the {name} guess of shape "
             f"{guess.shape} and dtype {guess.dtype}: {_one_line(e)}"
         ) from None
+    if isinstance(component, ptyrax_core.ArrayParametrization):
+        made = jax.eval_shape(component)
+        if made.shape != guess.shape:
+            raise ReconstructError(
+                f"config: model.{name}: type {kind!r} makes an array of shape "
+                f"{list(made.shape)}; the {name} is {list(guess.shape)}"
+            )
     return component
 
 

@@ -28,7 +28,7 @@ from ._errors import (
     ReconstructWarning,
     RisingLossWarning,
 )
-from ._fit import Fitter, frames_per_process, make_problem, mean_frame, minibatches
+from ._fit import PER_FRAME, Fitter, frames_per_process, make_problem, mean_frame, minibatches
 from ._geometry import Geometry, geometry
 from ._guess import check_object, check_positions, pixel_positions, probe_guess
 from ._model import build_component, is_index_dependent
@@ -208,7 +208,11 @@ def prepare(
         model, jax.sharding.NamedSharding(problem.mesh, jax.sharding.PartitionSpec())
     )
     params, static = eqx.partition(model, eqx.is_inexact_array)
-    lazy = tuple(c for c, x in model.items() if isinstance(x, ptyrax_core.IndexDependentParameter))
+    lazy = tuple(  # elementwise: a per-frame array type's rows move with their frames too
+        c
+        for c, x in model.items()
+        if c in PER_FRAME or isinstance(x, ptyrax_core.IndexDependentParameter)
+    )
     fitter = Fitter(problem, static, probe_scale=scale, lazy=lazy)
     return _Setup(config, scan, geo, fitter, params, static, scale, positions, need)
 

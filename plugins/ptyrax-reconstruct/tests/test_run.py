@@ -258,3 +258,26 @@ def test_the_reduced_deviance_divides_by_the_lit_pixels_of_every_frame(tmp_path)
     expected = int(np.sum((frames >= 1) & scan.valid, dtype=np.int64))
     assert prepare(config).fitter.lit_pixels == expected
     assert 0 < expected < frames.size
+
+
+def test_per_frame_components_of_array_types_are_read_at_each_frame(tmp_path):
+    """Weights and positions whose types are array parametrizations (`non_negative`,
+    `direct`), not index-dependent ones: held still, they predict exactly what the
+    index-dependent defaults do (each frame reads its own row); fitted, the weights stay
+    non-negative and the loss falls (their rows take lazy Adam steps, as index-dependent
+    types do: plain Adam would move the frames outside a minibatch on their momentum)."""
+    still = [{"epochs": 1, "learning_rate": 0.0, "batch_size": 50}]
+    base = load_config(short_config(tmp_path, stages=still))
+    arrays = {
+        **base.model,
+        "weights": {"type": "non_negative"},
+        "positions": {"type": "direct"},
+    }
+    default = reconstruct(base)
+    held = reconstruct(dataclasses.replace(base, model=arrays))
+    assert held.final_deviance == default.final_deviance
+    assert np.array_equal(held.positions, default.positions)
+
+    fitted = reconstruct(dataclasses.replace(load_config(short_config(tmp_path)), model=arrays))
+    assert fitted.weights.shape == (200,) and (fitted.weights >= 0).all()
+    assert fitted.epoch_loss[-1] < fitted.epoch_loss[0]
