@@ -29,6 +29,7 @@ from ._errors import (
     PluginError as PluginError,
     PluginWarning as PluginWarning,
     SpecError as SpecError,
+    UnknownNameError as UnknownNameError,
     UnknownParametrizationError as UnknownParametrizationError,
     UnresolvedParametrizationError as UnresolvedParametrizationError,
 )
@@ -37,6 +38,7 @@ from ._index import (
     IndexDependentParameter as IndexDependentParameter,
     IndexSliceParameter as IndexSliceParameter,
 )
+from ._kinds import Kind as Kind
 from ._packed import Packed as Packed, pack as pack
 from ._resolve import (
     resolve_array_parametrizations as resolve_array_parametrizations,

@@ -1,70 +1,68 @@
 """What an imported plugin's hooks contribute, checked before the registry keeps any of it."""
 
-import inspect
-import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ._array import ArrayParametrization
 from ._errors import PluginError
-from ._index import IndexDependentParameter
+from ._kinds import SNAKE_CASE as SNAKE_CASE, Kind
 from ._plugin import DECLARATION_GROUPS, Plugin
 
 if TYPE_CHECKING:
     import pluggy
 
-SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*\Z")
-
 
 def call(manager: "pluggy.PluginManager", module: Any, hook: str) -> list[Any]:
     """The results of `module`'s implementations of `hook`, concatenated."""
     results = []
-    for impl in getattr(manager.hook, hook).get_hookimpls():
-        if impl.plugin is module:
-            result = impl.function()
-            if result is not None:
-                results.extend(result)
+    for impl in _impls(manager, module, hook):
+        result = impl.function()
+        if result is not None:
+            results.extend(result)
     return results
 
 
+def _impls(manager: "pluggy.PluginManager", module: Any, hook: str) -> list[Any]:
+    caller = getattr(manager.hook, hook, None)
+    return [] if caller is None else [i for i in caller.get_hookimpls() if i.plugin is module]
+
+
 def contributions(
-    manager: "pluggy.PluginManager", module: Any, plugin: Plugin
-) -> tuple[dict[str, type], dict[str, Any]]:
-    """The classes (registry name -> class) and the exports (public name -> class or
-    function) of a registered plugin module, checked; `PluginError` if any is invalid or not
-    what the plugin declares."""
-    classes = _classes(call(manager, module, "ptyrax_parametrizations"), plugin)
+    manager: "pluggy.PluginManager",
+    module: Any,
+    plugin: Plugin,
+    kinds: dict[str, Callable[[], Kind]],
+) -> tuple[dict[str, type], dict[str, str], dict[str, Any]]:
+    """The classes (registry name -> class), their kinds (registry name -> kind) and the
+    exports (public name -> parametrization class or function) of a registered plugin module,
+    checked; `PluginError` if any is invalid or not what the plugin declares. `kinds` maps
+    each known kind to how to get its `Kind` (imported only for a plugin that implements the
+    kind's hook)."""
+    classes: dict[str, type] = {}
+    kind_of: dict[str, str] = {}
+    by_kind: dict[str, dict[str, type]] = {}
+    for plural, load in kinds.items():
+        if not _impls(manager, module, f"ptyrax_{plural}"):
+            by_kind[plural] = {}
+            continue
+        kind = load()
+        found = by_kind[plural] = {}
+        for cls in call(manager, module, kind.hook):
+            name = kind.check(cls)
+            if name in classes or name in found:
+                raise PluginError(
+                    f"{plugin.distribution} registers the registry name {name!r} twice."
+                )
+            found[name] = cls
+        classes.update(found)
+        kind_of.update(dict.fromkeys(found, plural))
     functions = _functions(call(manager, module, "ptyrax_functions"), plugin)
-    exports = {cls.__name__: cls for cls in classes.values()}
+    exports = {cls.__name__: cls for cls in by_kind.get("parametrizations", {}).values()}
     twice = sorted(exports.keys() & functions.keys())
     if twice:
         raise PluginError(f"{plugin.distribution} exports the name {twice[0]!r} twice.")
     if plugin.declared is not None:
-        _check_declared(plugin, {"parametrizations": classes, "functions": functions})
-    return classes, exports | functions
-
-
-def _classes(classes: list[Any], plugin: Plugin) -> dict[str, type]:
-    valid: dict[str, type] = {}
-    for cls in classes:
-        protocols = ArrayParametrization | IndexDependentParameter
-        if not (isinstance(cls, type) and issubclass(cls, protocols)):
-            raise PluginError(
-                f"ptyrax_parametrizations returned {cls!r}, which is not a subclass of "
-                "ArrayParametrization or IndexDependentParameter."
-            )
-        if inspect.isabstract(cls):
-            raise PluginError(f"{cls.__qualname__} is abstract and cannot be registered.")
-        name = cls.__dict__.get("registry_name")
-        if not isinstance(name, str) or not SNAKE_CASE.match(name):
-            raise PluginError(
-                f"{cls.__qualname__} must declare its own snake_case registry_name class "
-                f"attribute (such as 'phase_only'); it has {name!r}."
-            )
-        if name in valid:
-            raise PluginError(f"{plugin.distribution} registers the registry name {name!r} twice.")
-        valid[name] = cls
-    return valid
+        _check_declared(plugin, {**by_kind, "functions": functions})
+    return classes, kind_of, exports | functions
 
 
 def _functions(functions: list[Any], plugin: Plugin) -> dict[str, Any]:
@@ -90,7 +88,8 @@ def _check_declared(plugin: Plugin, contributed: dict[str, dict[str, Any]]) -> N
         if declared.keys() != found.keys():
             raise PluginError(
                 f"{plugin.distribution} declares the {hook} {listed(declared)} in the "
-                f"entry-point group {DECLARATION_GROUPS[hook]}, but its ptyrax_{hook} hook "
+                f"entry-point group {DECLARATION_GROUPS.get(hook, f'ptyrax.{hook}')}, but its "
+                f"ptyrax_{hook} hook "
                 f"returns {listed(found)}; the two must name the same {hook}."
             )
         for name, ep in declared.items():

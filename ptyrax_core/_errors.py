@@ -9,12 +9,18 @@ class UnresolvedParametrizationError(AttributeError, TypeError):
     """
 
 
-class UnknownParametrizationError(KeyError):
-    """[`ptyrax_core.registry.get`][] was asked for a name that no loaded plugin registers."""
+class UnknownNameError(KeyError):
+    """[`ptyrax_core.registry.get`][] was asked for a name that no loaded plugin registers
+    as a class of the kind asked for."""
 
     def __str__(self) -> str:
         # KeyError quotes its message; this one is a sentence, print it as one.
         return str(self.args[0]) if self.args else ""
+
+
+class UnknownParametrizationError(UnknownNameError):
+    """[`ptyrax_core.registry.get`][] was asked for a parametrization that no loaded plugin
+    registers."""
 
 
 class MissingPluginError(ImportError):

@@ -1,9 +1,11 @@
 """Installed plugins, as their entry points describe them, before any is imported.
 
 A plugin is an entry point in the group `ptyrax` naming the module that holds its hooks. Its
-distribution may declare what the hooks contribute in the groups `ptyrax.parametrizations`,
-`ptyrax.functions` and `ptyrax.commands`, one entry point per name pointing to the object; the
-registry then knows those names without importing the plugin.
+distribution may declare what the hooks contribute in the groups `ptyrax.parametrizations`
+(and `ptyrax.<kind>` for every other kind), `ptyrax.functions` and `ptyrax.commands`, one
+entry point per name pointing to the object; the registry then knows those names without
+importing the plugin. The group `ptyrax.kinds` names the kinds distributions define
+(`readers = "ptyrax_reconstruct:READERS"`, a `Kind`).
 """
 
 import importlib.metadata
@@ -23,7 +25,10 @@ GROUP = "ptyrax"
 DECLARATION_GROUPS = {
     hook: f"{GROUP}.{hook}" for hook in ("parametrizations", "functions", "commands")
 }
-"""Hook -> the entry-point group in which a plugin declares what that hook contributes."""
+"""Hook -> the entry-point group in which a plugin declares what that hook contributes (and
+`ptyrax.<kind>` for a kind a distribution defines)."""
+KINDS_GROUP = f"{GROUP}.kinds"
+"""The entry-point group in which a distribution defines a kind: `plural = "module:KIND"`."""
 
 
 class Plugin:
@@ -39,6 +44,7 @@ class Plugin:
         self.load = load
         self.declared: dict[str, dict[str, EntryPoint]] | None = None  # hook -> name -> where
         self.classes: dict[str, type] = {}  # registry name -> class, once loaded
+        self.kind_of: dict[str, str] = {}  # registry name -> its kind, once loaded
         self.exports: dict[str, Any] = {}  # public name -> class or function, once loaded
         self.loaded = False
         self.error: str | None = None
@@ -74,16 +80,27 @@ def _outside_core() -> int:
     return level
 
 
-def installed(strict: bool) -> list[Plugin]:
+def installed(strict: bool) -> tuple[list[Plugin], dict[str, tuple[EntryPoint, str]]]:
     """A record per installed entry point of the group `ptyrax`, in order of distribution name
-    (then entry-point name), each with the declarations of its distribution that are its own."""
+    (then entry-point name), each with the declarations of its distribution that are its own;
+    and the kinds the distributions define, plural -> (entry point, distribution)."""
     found = _entry_points()
     plugins = sorted(
         (Plugin(ep.name, dist, ep.module, ep.load) for ep, dist in found if ep.group == GROUP),
         key=lambda p: (p.distribution.lower(), p.name),
     )
+    kinds: dict[str, tuple[EntryPoint, str]] = {}
     for ep, (dist, _) in found:
-        if ep.group == GROUP:
+        if ep.group == KINDS_GROUP:
+            if ep.name in kinds and kinds[ep.name][1] != dist:
+                problem(
+                    f"{dist} defines the kind {ep.name!r}, which {kinds[ep.name][1]} defines "
+                    "already; the second definition is ignored.",
+                    strict,
+                )
+            kinds.setdefault(ep.name, (ep, dist))
+    for ep, (dist, _) in found:
+        if ep.group in (GROUP, KINDS_GROUP):
             continue
         owner = _owner(ep, [p for p in plugins if p.distribution == dist])
         if owner is None:
@@ -96,11 +113,11 @@ def installed(strict: bool) -> list[Plugin]:
             continue
         owner.declared = owner.declared or {}
         owner.declared.setdefault(ep.group.removeprefix(f"{GROUP}."), {})[ep.name] = ep
-    return plugins
+    return plugins, kinds
 
 
 def _entry_points() -> list[tuple[EntryPoint, tuple[str, str]]]:
-    """The installed entry points of the group `ptyrax` and the declaration groups, each with
+    """The installed entry points of the group `ptyrax` and the groups `ptyrax.*`, each with
     its distribution's name and version.
 
     Only the entry points of distributions whose `entry_points.txt` names a `ptyrax` group are
@@ -108,7 +125,6 @@ def _entry_points() -> list[tuple[EntryPoint, tuple[str, str]]]:
     most of discovery. Of two installed copies of a plugin distribution, the first on
     `sys.path` counts, as for imports.
     """
-    groups = {GROUP, *DECLARATION_GROUPS.values()}
     found, seen = [], set()
     for dist in importlib.metadata.distributions():
         text = dist.read_text("entry_points.txt")
@@ -118,7 +134,11 @@ def _entry_points() -> list[tuple[EntryPoint, tuple[str, str]]]:
         key = re.sub(r"[-_.]+", "-", name).lower()
         if key not in seen:
             seen.add(key)
-            found += [(ep, (name, version)) for ep in dist.entry_points if ep.group in groups]
+            found += [
+                (ep, (name, version))
+                for ep in dist.entry_points
+                if ep.group == GROUP or ep.group.startswith(f"{GROUP}.")
+            ]
     return found
 
 

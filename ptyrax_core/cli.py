@@ -8,7 +8,7 @@ import sys
 import warnings
 
 from . import _scaffold, registry
-from ._errors import PluginError, PluginWarning, UnknownParametrizationError
+from ._errors import PluginError, PluginWarning, UnknownNameError
 from ._firstparty import COMMANDS
 from ._version import __version__
 
@@ -20,15 +20,16 @@ def _plugins(args: argparse.Namespace) -> int:
         for row in rows:
             row["parametrizations"] = list(row["parametrizations"])
             row["functions"] = list(row["functions"])
+            row["contributions"] = {k: list(v) for k, v in row["contributions"].items()}
         print(json.dumps(rows, indent=2))
         return 0
-    header = ("plugin", "distribution", "version", "parametrizations", "error")
+    header = ("plugin", "distribution", "version", "contributes", "error")
     rows = [
         (
             p.name,
             p.distribution,
             p.version,
-            ", ".join(p.parametrizations) or "-",
+            _contributed(p.contributions),
             " ".join(p.error.split()) if p.error else "-",  # on one line
         )
         for p in records
@@ -39,15 +40,35 @@ def _plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def _contributed(contributions: dict[str, tuple[str, ...]]) -> str:
+    """`direct, index_slice` for parametrizations; other kinds by name: `readers: cxi`."""
+    parts = [
+        ", ".join(names) if kind == registry.PARAMETRIZATIONS else f"{kind}: {', '.join(names)}"
+        for kind, names in sorted(contributions.items(), key=lambda kv: kv[0] != "parametrizations")
+    ]
+    return "; ".join(parts) or "-"
+
+
 def _show(args: argparse.Namespace) -> int:
     name = args.name
-    obj = registry.get(name) if name in registry.names() else registry.exports().get(name)
+    kind = registry.kind_of(name)
+    obj = registry.get(name, kind) if kind else registry.exports().get(name)
     if obj is None:
         registry.get(name)  # raises, naming what is registered and what to install
     key = obj.__dict__.get("registry_name", name) if isinstance(obj, type) else name
-    plugin = next(p for p in registry.plugins() if key in (*p.parametrizations, *p.functions))
-    kind = f"registry name {key}" if isinstance(obj, type) else "function"
-    print(f"{_public_name(obj)}  ({kind}; {plugin.distribution} {plugin.version})\n")
+    kind = registry.kind_of(key)
+    plugin = next(
+        p
+        for p in registry.plugins()
+        if key in (*(n for names in p.contributions.values() for n in names), *p.functions)
+    )
+    if kind is None:
+        what = "function"
+    elif kind == registry.PARAMETRIZATIONS:
+        what = f"registry name {key}"
+    else:
+        what = f"{registry.kind(kind).noun} {key}"
+    print(f"{_public_name(obj)}  ({what}; {plugin.distribution} {plugin.version})\n")
     signature = inspect.signature(obj)
     parameters = [
         p.replace(default=_Shown(p.default)) if p.default is not p.empty else p
@@ -117,15 +138,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"ptyrax-core {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     plugins = commands.add_parser(
-        "plugins", help="list the installed plugins and their parametrizations"
+        "plugins",
+        help="list the installed plugins and what they contribute (parametrizations and "
+        "every other kind)",
     )
     plugins.add_argument("--json", action="store_true", help="print a JSON list of objects")
     plugins.set_defaults(run=_plugins)
     show = commands.add_parser(
         "show",
-        help="show a parametrization: its class, constructor signature and summary",
-        description="Show the class registered as NAME (or a name a plugin exports): where it "
-        "comes from, its constructor's signature and the summary of its docstring.",
+        help="show a registered class (of any kind) or function: its signature and summary",
+        description="Show the class registered as NAME, of any kind (a parametrization, a "
+        "reader, ...), or a name a plugin exports: where it comes from, its constructor's "
+        "signature and the summary of its docstring.",
     )
     show.add_argument("name", metavar="NAME", help="a registry name, such as index_slice")
     show.set_defaults(run=_show)
@@ -165,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in shown:  # `ptyrax plugins` lists the load failures itself
             print(f"ptyrax: warning: {problem.message}", file=sys.stderr)
         return args.run(args)
-    except (PluginError, UnknownParametrizationError) as e:
+    except (PluginError, UnknownNameError) as e:
         print(f"ptyrax: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
     except _scaffold.ScaffoldError as e:

@@ -14,6 +14,11 @@ mything = "ptyrax_mything:MythingArrayParametrization"
 
 Each hook below that contributes names has its declaration group: `ptyrax.parametrizations`,
 `ptyrax.functions`, `ptyrax.commands` (`ptyrax_core.registry.DECLARATION_GROUPS`).
+
+A kind that an installed distribution defines (`ptyrax_core.Kind`, in the entry-point group
+`ptyrax.kinds`), such as the engine's `readers`, adds the hook `ptyrax_<kind>`: it returns the
+plugin's classes of that kind, as `ptyrax_parametrizations` does, declared in the group
+`ptyrax.<kind>`.
 """
 
 from collections.abc import Callable, Sequence
@@ -66,3 +71,18 @@ def ptyrax_functions() -> Sequence[Callable]:
     Each is exported under its `__name__` by `ptyrax_core.parametrizations`, which must be a
     public identifier unique across the installed plugins.
     """
+
+
+def kind_hookspecs(kinds: Sequence[str]) -> type:
+    """A namespace of hook specifications `ptyrax_<kind>() -> Sequence[type]`, one for each of
+    `kinds` (the plurals that installed distributions define), for `add_hookspecs`."""
+
+    def spec(kind: str) -> Callable:
+        def hook() -> Sequence[type]:
+            pass
+
+        hook.__name__ = hook.__qualname__ = f"ptyrax_{kind}"
+        hook.__doc__ = f"Return the {kind} this plugin contributes (classes, by registry_name)."
+        return hookspec(hook)
+
+    return type("KindHooks", (), {f"ptyrax_{kind}": staticmethod(spec(kind)) for kind in kinds})

@@ -8,7 +8,11 @@ there; such a plugin is imported at the first use of one of them:
 - groups `ptyrax.parametrizations`, `ptyrax.functions` and `ptyrax.commands`: what the
   plugin's hooks of the same names contribute, one entry point each, pointing to the object
   (`phase_only = "ptyrax_phase_only:PhaseOnlyArrayParametrization"`; a command points to the
-  plugin's module).
+  plugin's module);
+- group `ptyrax.kinds`: the kinds of classes, besides parametrizations, that a distribution
+  defines (`readers = "ptyrax_reconstruct:READERS"`, a `ptyrax_core.Kind`); plugins contribute
+  them through the hook `ptyrax_<kind>` and declare them in the group `ptyrax.<kind>`. Registry
+  names are unique across every kind.
 
 `names()` answers from the declarations; `get(name)` (and a spec, a checkpoint, an attribute of
 `ptyrax_core.parametrizations`) imports the one plugin that declares `name`; `plugins()`,
@@ -44,8 +48,9 @@ from importlib.metadata import EntryPoint
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._contributions import SNAKE_CASE, call, contributions, listed
-from ._errors import PluginError, UnknownParametrizationError
+from ._errors import PluginError, UnknownNameError, UnknownParametrizationError
 from ._firstparty import provider
+from ._kinds import Kind, parametrizations as _parametrizations
 from ._plugin import (
     DECLARATION_GROUPS as DECLARATION_GROUPS,
     GROUP as GROUP,
@@ -58,6 +63,9 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     import pluggy
+
+PARAMETRIZATIONS = "parametrizations"
+"""Core's own kind; the default of `names` and `get`."""
 
 _BUILTINS = {
     "parametrizations": {
@@ -77,9 +85,11 @@ class PluginInfo(NamedTuple):
         name: the entry-point name (`"builtins"` for core's own parametrizations).
         distribution: the distribution that provides it, such as `"ptyrax-wavelet"`.
         version: that distribution's version.
-        parametrizations: the registry names it contributed, sorted.
+        parametrizations: the registry names of the parametrizations it contributed, sorted.
         functions: the helper functions it contributed, sorted.
         error: why it was not loaded (`"ImportError: ..."`), or None.
+        contributions: kind -> the registry names of that kind it contributed, sorted, for
+            every kind it contributed to (`{"parametrizations": (...), "readers": (...)}`).
     """
 
     name: str
@@ -88,17 +98,22 @@ class PluginInfo(NamedTuple):
     parametrizations: tuple[str, ...]
     functions: tuple[str, ...]
     error: str | None
+    contributions: dict[str, tuple[str, ...]]
 
 
 def _info(plugin: Plugin) -> PluginInfo:
     functions = sorted(n for n, obj in plugin.exports.items() if not isinstance(obj, type))
+    by_kind: dict[str, list[str]] = {}
+    for name in sorted(plugin.classes):
+        by_kind.setdefault(plugin.kind_of[name], []).append(name)
     return PluginInfo(
         plugin.name,
         plugin.distribution,
         plugin.version,
-        tuple(sorted(plugin.classes)),
+        tuple(by_kind.get(PARAMETRIZATIONS, ())),
         tuple(functions),
         plugin.error,
+        {kind: tuple(names) for kind, names in by_kind.items()},
     )
 
 
@@ -107,8 +122,35 @@ class _Registry:
         self.strict = strict
         self.plugins: list[Plugin] = []
         self.classes: dict[str, Plugin] = {}  # registry name -> who declares or registered it
+        self.kind_of: dict[str, str] = {}  # registry name -> its kind
         self.exports: dict[str, Plugin] = {}  # public name -> who declares or registered it
+        self.kinds: dict[str, _KindEntry] = {}  # plural -> where it is defined
         self.manager: pluggy.PluginManager | None = None
+
+
+class _KindEntry:
+    """A kind as its entry point defines it, imported at the first need."""
+
+    def __init__(self, plural: str, distribution: str, load):
+        self.plural, self.distribution, self._load = plural, distribution, load
+        self._kind: Kind | None = None
+
+    def get(self) -> Kind:
+        if self._kind is None:
+            try:
+                kind = self._load()
+            except Exception as e:
+                raise PluginError(
+                    f"the kind {self.plural!r} that {self.distribution} defines (entry-point "
+                    f"group ptyrax.kinds) cannot be loaded: {type(e).__name__}: {e}"
+                ) from e
+            if not isinstance(kind, Kind) or kind.plural != self.plural:
+                raise PluginError(
+                    f"{self.distribution} defines the kind {self.plural!r} (entry-point group "
+                    f"ptyrax.kinds) as {kind!r}; it must be a ptyrax_core.Kind of that plural."
+                )
+            self._kind = kind
+        return self._kind
 
 
 _lock = threading.RLock()
@@ -147,7 +189,15 @@ def _load_pending(registry: _Registry, plugins: Iterable[Plugin]) -> None:
 
 def _discover() -> _Registry:
     registry = _Registry(flag("PTYRAX_STRICT_PLUGINS"))
-    for plugin in [_builtins(), *_selected(installed(registry.strict), registry)]:
+    found, kinds = installed(registry.strict)
+    core = _KindEntry(PARAMETRIZATIONS, "ptyrax-core", _parametrizations)
+    registry.kinds = {PARAMETRIZATIONS: core}
+    for plural, (ep, dist) in sorted(kinds.items()):
+        if plural in registry.kinds or not SNAKE_CASE.match(plural):
+            problem(f"{dist} cannot define the kind {plural!r}; it is ignored.", registry.strict)
+            continue
+        registry.kinds[plural] = _KindEntry(plural, dist, ep.load)
+    for plugin in [_builtins(), *_selected(found, registry)]:
         registry.plugins.append(plugin)
         if plugin.declared is None:
             _load(registry, plugin)
@@ -191,6 +241,8 @@ def _fail(registry: _Registry, plugin: Plugin, error: Exception) -> None:
     for table in (registry.classes, registry.exports):
         for name in [n for n, owner in table.items() if owner is plugin]:
             del table[name]
+            if table is registry.classes:
+                del registry.kind_of[name]
     problem(
         f"ptyrax plugin {plugin.name!r} from {plugin.distribution} {plugin.version} was not "
         f"loaded: {plugin.error}",
@@ -202,26 +254,43 @@ def _fail(registry: _Registry, plugin: Plugin, error: Exception) -> None:
 def _claim_declared(registry: _Registry, plugin: Plugin) -> None:
     """Reserve the names `plugin` declares, without importing it."""
     assert plugin.declared is not None
-    classes = plugin.declared.get("parametrizations", {})
+    kinds = {k: d for k, d in plugin.declared.items() if k not in ("functions", "commands")}
+    classes: dict[str, str] = {}  # registry name -> kind
     try:
-        for name, ep in classes.items():
-            if not SNAKE_CASE.match(name):
+        for kind, declared in kinds.items():
+            if kind not in registry.kinds:
                 raise PluginError(
-                    f"{plugin.distribution} declares the registry name {name!r} (entry-point "
-                    f"group {ep.group}), which is not snake_case (such as 'phase_only')."
+                    f"{plugin.distribution} declares {listed(declared)} in the entry-point "
+                    f"group ptyrax.{kind}, but no installed distribution defines the kind "
+                    f"{kind!r}; kinds: {listed(registry.kinds)}."
                 )
-            if not ep.attr:
-                raise PluginError(
-                    f"{plugin.distribution} declares {name} = {ep.value!r} in the entry-point "
-                    f"group {ep.group}: point to the class, as 'module:ClassName'."
-                )
-        exported = [ep.attr.rpartition(".")[2] for ep in classes.values()]
+            for name, ep in declared.items():
+                if not SNAKE_CASE.match(name):
+                    raise PluginError(
+                        f"{plugin.distribution} declares the registry name {name!r} "
+                        f"(entry-point group {ep.group}), which is not snake_case (such as "
+                        "'phase_only')."
+                    )
+                if not ep.attr:
+                    raise PluginError(
+                        f"{plugin.distribution} declares {name} = {ep.value!r} in the "
+                        f"entry-point group {ep.group}: point to the class, as "
+                        "'module:ClassName'."
+                    )
+                if name in classes:
+                    raise PluginError(
+                        f"{plugin.distribution} registers the registry name {name!r} twice."
+                    )
+                classes[name] = kind
+        parametrizations = kinds.get(PARAMETRIZATIONS, {})
+        exported = [ep.attr.rpartition(".")[2] for ep in parametrizations.values()]
         exported += list(plugin.declared.get("functions", {}))
         _check_free(registry, classes, exported, plugin.distribution)
     except PluginError as e:
         _fail(registry, plugin, e)
         return
     registry.classes.update(dict.fromkeys(classes, plugin))
+    registry.kind_of.update(classes)
     registry.exports.update(dict.fromkeys(exported, plugin))
 
 
@@ -249,6 +318,9 @@ def _manager(registry: _Registry) -> "pluggy.PluginManager":
 
         registry.manager = pluggy.PluginManager(GROUP)
         registry.manager.add_hookspecs(hookspecs)
+        others = [k for k in registry.kinds if k != PARAMETRIZATIONS]
+        if others:
+            registry.manager.add_hookspecs(hookspecs.kind_hookspecs(others))
     return registry.manager
 
 
@@ -261,7 +333,8 @@ def _load(registry: _Registry, plugin: Plugin) -> None:
         manager.register(module, name=plugin.name)
         try:
             manager.check_pending()
-            classes, exports = contributions(manager, module, plugin)
+            loaders = {plural: entry.get for plural, entry in registry.kinds.items()}
+            classes, kind_of, exports = contributions(manager, module, plugin, loaders)
             if plugin.declared is None:
                 _check_free(registry, classes, exports, plugin.distribution)
         except BaseException:
@@ -270,24 +343,61 @@ def _load(registry: _Registry, plugin: Plugin) -> None:
     except Exception as e:
         _fail(registry, plugin, e)
         return
-    plugin.classes, plugin.exports, plugin.loaded = classes, exports, True
+    plugin.classes, plugin.kind_of, plugin.exports = classes, kind_of, exports
+    plugin.loaded = True
     registry.classes.update(dict.fromkeys(classes, plugin))
+    registry.kind_of.update(kind_of)
     registry.exports.update(dict.fromkeys(exports, plugin))
 
 
-def names() -> list[str]:
-    """The registry names of every parametrization class, sorted: those the plugins declare
-    (not imported until one is used) and those they registered."""
-    return sorted(_current().classes)
+def names(kind: str = PARAMETRIZATIONS) -> list[str]:
+    """The registry names of every class of `kind` (`"parametrizations"`, or another that
+    `kinds()` lists), sorted: those the plugins declare (not imported until one is used) and
+    those they registered."""
+    registry = _current()
+    _check_kind(registry, kind)
+    return sorted(n for n, k in registry.kind_of.items() if k == kind)
 
 
-def get(name: str) -> type:
-    """The parametrization class registered as `name` (such as `"phase_only"`), importing the
-    plugin that declares it if it was not yet.
+def kinds() -> list[str]:
+    """The kinds of classes plugins may contribute: `"parametrizations"` and those the
+    installed distributions define (entry-point group `ptyrax.kinds`), sorted."""
+    return sorted(_current().kinds)
+
+
+def kind(name: str) -> Kind:
+    """The `Kind` named `name` (a plural such as `"readers"`), importing what defines it.
 
     Raises:
-        UnknownParametrizationError: (a `KeyError`) no plugin registers `name`, or the one
-            that declares it failed to load; the message lists the registered names, the
+        KeyError: no installed distribution defines it.
+        PluginError: the distribution that defines it does not load.
+    """
+    registry = _current()
+    _check_kind(registry, name)
+    return registry.kinds[name].get()
+
+
+def kind_of(name: str) -> str | None:
+    """The kind of the class registered as `name`, or None if nothing is, importing none."""
+    return _current().kind_of.get(name)
+
+
+def _check_kind(registry: _Registry, kind: str) -> None:
+    if kind not in registry.kinds:
+        raise KeyError(
+            f"no installed distribution defines the kind {kind!r}; kinds: "
+            f"{', '.join(sorted(registry.kinds))}."
+        )
+
+
+def get(name: str, kind: str = PARAMETRIZATIONS) -> type:
+    """The class of `kind` registered as `name` (such as `"phase_only"`, a parametrization),
+    importing the plugin that declares it if it was not yet.
+
+    Raises:
+        UnknownNameError: (a `KeyError`; `UnknownParametrizationError` for a parametrization)
+            no plugin registers `name` as a class of `kind`, or the one that declares it
+            failed to load; the message lists the registered names of that kind, the
             distribution to install for a first-party name, and the plugins that failed.
         TypeError: `name` is not a string.
     """
@@ -295,30 +405,47 @@ def get(name: str) -> type:
     if not isinstance(name, str):
         raise TypeError(f"name must be a registry name, a str such as 'phase_only'; got {name!r}.")
     registry = _current()
+    _check_kind(registry, kind)
+    noun = _noun(registry, kind)
+    error = UnknownParametrizationError if kind == PARAMETRIZATIONS else UnknownNameError
     plugin = registry.classes.get(name)
-    if plugin is not None:
+    if plugin is not None and registry.kind_of.get(name) == kind:
         _load_pending(registry, [plugin])
         if plugin.loaded:
             return plugin.classes[name]
     failed = [p for p in registry.plugins if p.error]
-    declaring = [p for p in failed if p.declared and name in p.declared.get("parametrizations", {})]
+    declaring = [p for p in failed if p.declared and name in p.declared.get(kind, {})]
     if declaring:
         p = declaring[0]
         message = (
-            f"The parametrization {name!r} is declared by the ptyrax plugin {p.name!r} "
+            f"The {noun} {name!r} is declared by the ptyrax plugin {p.name!r} "
             f"({p.distribution} {p.version}), which failed to load: {p.error}"
         )
-        raise UnknownParametrizationError(message)
-    message = f"No parametrization is registered as {name!r}."
+        raise error(message)
+    other = registry.kind_of.get(name)
+    if other is not None and other != kind:
+        raise error(f"{name!r} is a {_noun(registry, other)}, not a {noun}.")
+    message = f"No {noun} is registered as {name!r}."
     dist = provider(name)
     if dist is not None:
         message += f" It is provided by the distribution {dist}: pip install {dist}"
-    message += f" Registered: {', '.join(sorted(registry.classes))}."
+    registered = sorted(n for n, k in registry.kind_of.items() if k == kind)
+    message += f" Registered: {', '.join(registered) or 'none'}."
     if failed:
         message += " Plugins that failed to load: " + "; ".join(
             f"{p.name} ({p.distribution}): {p.error}" for p in failed
         )
-    raise UnknownParametrizationError(message)
+    raise error(message)
+
+
+def _noun(registry: _Registry, kind: str) -> str:
+    """One class of `kind` in words: the `Kind`'s noun if it loads, else its plural less s."""
+    if kind == PARAMETRIZATIONS:
+        return "parametrization"
+    try:
+        return registry.kinds[kind].get().noun
+    except PluginError:
+        return kind.removesuffix("s")
 
 
 def plugins() -> list[PluginInfo]:

@@ -15,7 +15,7 @@ def test_plugins_table(plugin_env, capsys):
     plugin_env(PTYRAX_PLUGINS="good")
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
-    assert re.match(r"plugin\s+distribution\s+version\s+parametrizations\s+error\n", out)
+    assert re.match(r"plugin\s+distribution\s+version\s+contributes\s+error\n", out)
     assert re.search(r"builtins\s+ptyrax-core\s+\S+\s+direct, index_slice\s+-\n", out)
     assert re.search(r"good\s+ptyrax-test-good\s+0\.1\.0\s+scaled\s+-\n", out)
 
@@ -26,8 +26,10 @@ def test_plugins_json(plugin_env, capsys):
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
     assert list(rows) == ["builtins", "broken_import", "good"]  # one row per plugin
     assert set(rows["good"]) == {
-        "name", "distribution", "version", "parametrizations", "functions", "error"
+        "name", "distribution", "version", "parametrizations", "functions", "error",
+        "contributions",
     }  # fmt: skip
+    assert rows["good"]["contributions"] == {"parametrizations": ["scaled"]}
     assert rows["good"]["distribution"] == "ptyrax-test-good" and rows["good"]["version"] == "0.1.0"
     assert rows["good"]["parametrizations"] == ["scaled"] and rows["good"]["error"] is None
     assert rows["broken_import"]["error"].startswith("ModuleNotFoundError")

@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 import warnings
-from importlib.metadata import EntryPoint
 
 import pytest
 
@@ -243,31 +242,6 @@ def test_a_plugin_must_register_what_it_declares(plugin_env):
         registry.get("declared_only")
 
 
-@pytest.fixture
-def fake_plugins(tmp_path, monkeypatch):
-    """Plugins from source, as if installed: `fake_plugins({module: source}, entry_points)`,
-    where entry_points lists (group, name, value) of the distribution ptyrax-fake 1.0.
-    Returns the records of `registry.plugins()`."""
-    monkeypatch.syspath_prepend(str(tmp_path))
-    modules = []
-
-    def install(sources, entry_points, load=True):
-        for module, source in sources.items():
-            (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
-            modules.append(module)
-        found = [
-            (EntryPoint(name, value, group), ("ptyrax-fake", "1.0"))
-            for group, name, value in entry_points
-        ]
-        monkeypatch.setattr(_plugin, "_entry_points", lambda: found)
-        registry._forget()
-        return registry.plugins() if load else None
-
-    yield install
-    for module in modules:
-        sys.modules.pop(module, None)
-
-
 def _load_fake(fake_plugins, hooks: str):
     """One undeclared plugin module `ptyrax_fake` holding `hooks`, loaded."""
     names = "DirectArrayParametrization, _Abstract, _BadName, _NoName"
@@ -354,7 +328,15 @@ def test_declarations_are_checked_against_the_hooks(fake_plugins, plugin_env):
         ("ptyrax.commands", "fake-command", "ptyrax_fake"),
     ]
     records = fake_plugins({"ptyrax_fake": _DECLARED}, declared)
-    assert records[-1] == ("fake", "ptyrax-fake", "1.0", ("twice",), ("helper",), None)
+    assert records[-1] == (
+        "fake",
+        "ptyrax-fake",
+        "1.0",
+        ("twice",),
+        ("helper",),
+        None,
+        {"parametrizations": ("twice",)},
+    )
     wrong = [
         ([*declared[:1], ("ptyrax.parametrizations", "twice", "ptyrax_fake:Other")], "gives"),
         ([*declared[:1], ("ptyrax.parametrizations", "twice", "ptyrax_fake:Gone")], "cannot be"),

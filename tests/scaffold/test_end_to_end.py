@@ -60,6 +60,7 @@ def test_from_new_plugin_to_the_registry_in_a_fresh_environment(tmp_path):
         "parametrizations": ["mything"],
         "functions": [],
         "error": None,
+        "contributions": {"parametrizations": ["mything"]},
     }
 
     plugin = tmp_path / "ptyrax-mything"
