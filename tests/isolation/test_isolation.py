@@ -43,3 +43,16 @@ def test_other_plugins_names_say_what_to_install(isolated_distribution):
         for name in REGISTRY_NAMES[dist]:
             with pytest.raises(UnknownParametrizationError, match=f"pip install {dist}"):
                 registry.get(name)
+
+
+@pytest.mark.parametrize("which", ["core", "plugin"])
+def test_the_built_distribution_ships_the_apache_licence(isolated_distribution, which):
+    """The wheel carries the licence its metadata names: the Apache-2.0 text, whole."""
+    dist = importlib.metadata.distribution(
+        "ptyrax-core" if which == "core" else isolated_distribution
+    )
+    assert dist.metadata["License-Expression"] == "Apache-2.0"
+    (licence,) = [f for f in dist.files if f.name == "LICENSE" and "dist-info" in str(f)]
+    text = licence.read_text()
+    assert text.lstrip().startswith("Apache License\n                           Version 2.0")
+    assert "END OF TERMS AND CONDITIONS" in text
