@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 import ptyrax_core
 
 if TYPE_CHECKING:
-    from ._command import use_devices as use_devices
     from ._config import Config as Config, Stage as Stage, load_config as load_config
     from ._cxi import Scan as Scan, read_cxi as read_cxi, write_cxi as write_cxi
-    from ._distributed import initialize_distributed as initialize_distributed
+    from ._distributed import (
+        initialize_distributed as initialize_distributed,
+        use_devices as use_devices,
+    )
     from ._errors import (
         DivergedError as DivergedError,
         Interrupted as Interrupted,
@@ -50,7 +52,7 @@ if TYPE_CHECKING:
     )
 
 _LAZY = {
-    "use_devices": "._command",
+    "use_devices": "._distributed",
     "Config": "._config",
     "Stage": "._config",
     "load_config": "._config",

@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.config)  # in every process, before any waits for the others
         with _one_line_warnings():
             if options is None:
-                use_devices(args.devices or 1)
+                _distributed.use_devices(args.devices or 1)
             elif not _distributed.supervised():  # the JAX runtime may abort: run it in a child
                 _distributed.precheck(options, _NAMES)
                 return _distributed.supervise(_argv(args), options, _NAMES)
@@ -228,33 +228,6 @@ def _argv(args: argparse.Namespace) -> list[str]:
             argv += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
     argv += ["--timeout", repr(args.timeout), "--heartbeat-timeout", repr(args.heartbeat_timeout)]
     return argv + [f for f in ("--quiet", "--cluster") if getattr(args, f[2:])]
-
-
-def use_devices(n: int | None, name: str = "--devices") -> None:
-    """Make `n` devices available in this process: on a CPU, `n` host devices (asked for
-    before JAX starts); None: as many as there are.
-
-    Raises:
-        ReconstructError: fewer than `n` devices can be had.
-    """
-    import jax
-
-    if n is not None and n > 1:
-        try:
-            jax.config.update("jax_num_cpu_devices", n)
-        except RuntimeError:  # JAX already started (a plugin ran JAX at import): keep what is
-            pass
-    available = jax.local_devices()
-    if n is not None and len(available) < n:
-        hint = (
-            f" (start with XLA_FLAGS=--xla_force_host_platform_device_count={n} for host devices)"
-            if available[0].platform == "cpu"
-            else ""
-        )
-        raise ReconstructError(
-            f"{name} {n}: only {len(available)} {available[0].platform} device(s) can be "
-            f"had here{hint}"
-        )
 
 
 def _reconstruct(args: argparse.Namespace, config, stop) -> int:

@@ -205,7 +205,6 @@ def join(options: Cluster, devices: int | None = None, names: Mapping[str, str] 
     """`jax.distributed.initialize` as `options` say, after the checks that need no JAX."""
     import jax
 
-    from ._command import use_devices
 
     names = names or {k: k for k in _FLAGS}
     deadline = time.monotonic() + options.timeout
@@ -495,3 +494,30 @@ def _die_with_parent() -> None:
         import ctypes
 
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def use_devices(n: int | None, name: str = "--devices") -> None:
+    """Make `n` devices available in this process: on a CPU, `n` host devices (asked for
+    before JAX starts); None: as many as there are.
+
+    Raises:
+        ReconstructError: fewer than `n` devices can be had.
+    """
+    import jax
+
+    if n is not None and n > 1:
+        try:
+            jax.config.update("jax_num_cpu_devices", n)
+        except RuntimeError:  # JAX already started (a plugin ran JAX at import): keep what is
+            pass
+    available = jax.local_devices()
+    if n is not None and len(available) < n:
+        hint = (
+            f" (start with XLA_FLAGS=--xla_force_host_platform_device_count={n} for host devices)"
+            if available[0].platform == "cpu"
+            else ""
+        )
+        raise ReconstructError(
+            f"{name} {n}: only {len(available)} {available[0].platform} device(s) can be "
+            f"had here{hint}"
+        )
