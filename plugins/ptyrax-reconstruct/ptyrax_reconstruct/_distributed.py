@@ -205,7 +205,6 @@ def join(options: Cluster, devices: int | None = None, names: Mapping[str, str] 
     """`jax.distributed.initialize` as `options` say, after the checks that need no JAX."""
     import jax
 
-
     names = names or {k: k for k in _FLAGS}
     deadline = time.monotonic() + options.timeout
     jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives
