@@ -39,6 +39,11 @@ if TYPE_CHECKING:
     )
     from ._geometry import Geometry as Geometry, geometry as geometry
     from ._loss import amplitude_error as amplitude_error, poisson_deviance as poisson_deviance
+    from ._penalties import (
+        PENALTIES as PENALTIES,
+        Penalty as Penalty,
+        PenaltySpec as PenaltySpec,
+    )
     from ._propagate import (
         angular_spectrum as angular_spectrum,
         fourier_shift as fourier_shift,
@@ -71,6 +76,9 @@ _LAZY = {
     "intensities": "._forward",
     "amplitude_error": "._loss",
     "poisson_deviance": "._loss",
+    "PENALTIES": "._penalties",
+    "Penalty": "._penalties",
+    "PenaltySpec": "._penalties",
     "angular_spectrum": "._propagate",
     "fourier_shift": "._propagate",
     "shift_ramp": "._propagate",

@@ -14,6 +14,7 @@ from typing import Any
 from ._errors import ReconstructError
 from ._geometry import PROPAGATIONS
 from ._loss import LOSSES
+from ._penalties import PARTS, PenaltySpec
 
 COMPONENTS = ("object", "probe", "positions", "weights", "background")
 """The parts of a model; `weights` (one intensity factor per frame) and `background` are
@@ -57,6 +58,7 @@ class Config:
         probe_modes: incoherent probe modes.
         model: component -> its spec for `ptyrax_core.build` (`type` and arguments).
         loss: `"poisson"` or `"amplitude"`.
+        penalties: the terms added to the loss (`[[loss.penalties]]`).
         stages: the schedule.
         rate_scale: component -> factor on every stage's learning rate (0 freezes it).
         start_epoch: component -> the epoch from which it is trained.
@@ -74,6 +76,7 @@ class Config:
     probe_modes: int = 1
     model: dict[str, dict] = dataclasses.field(default_factory=dict)
     loss: str = "poisson"
+    penalties: tuple[PenaltySpec, ...] = ()
     stages: tuple[Stage, ...] = (Stage(100, 0.04, 10),)
     rate_scale: dict[str, float] = dataclasses.field(default_factory=dict)
     start_epoch: dict[str, int] = dataclasses.field(default_factory=dict)
@@ -109,7 +112,8 @@ class Config:
         return out
 
 
-# table -> {key: (type, required)}; "*" allows any key of the table (component specs).
+# table -> {key: type}; "*" allows any other key (a penalty's own arguments). A table with
+# no entry of its own (a component's spec) is not checked here.
 SCHEMA: dict[str, dict[str, Any]] = {
     "": {"data": dict, "geometry": dict, "model": dict, "loss": dict, "fit": dict},
     "data": {"file": str},
@@ -121,7 +125,8 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "slice_spacing": float,
     },
     "model": {"probe_modes": int, **{c: dict for c in COMPONENTS}},
-    "loss": {"kind": str},
+    "loss": {"kind": str, "penalties": list},
+    "loss.penalties[]": {"type": str, "component": str, "on": str, "weight": float, "*": None},
     "fit": {
         "seed": int,
         "checkpoint_every": int,
@@ -225,6 +230,10 @@ def load_config(
         probe_modes=_at_least(model_table.get("probe_modes", 1), 1, "model.probe_modes"),
         model=model,
         loss=_choice(raw.get("loss", {}).get("kind", "poisson"), LOSSES, "loss.kind"),
+        penalties=tuple(
+            _penalty(p, f"loss.penalties[{i}]")
+            for i, p in enumerate(raw.get("loss", {}).get("penalties", []))
+        ),
         stages=stages,
         rate_scale={
             c: _non_negative(v, f"fit.rate_scale.{c}") for c, v in fit.get("rate_scale", {}).items()
@@ -239,11 +248,31 @@ def load_config(
     )
 
 
+def _penalty(table: dict, where: str) -> PenaltySpec:
+    """A `[[loss.penalties]]` table as a spec: `type`, `component` and `weight` required."""
+    for key in ("type", "component", "weight"):
+        if key not in table:
+            raise ReconstructError(
+                f"config: {where}.{key} is required (type: a penalty's registry name, "
+                "component: what it acts on, weight: its factor in the loss)"
+            )
+    fixed = ("type", "component", "on", "weight")
+    return PenaltySpec(
+        type=table["type"],
+        component=table["component"],
+        on=_choice(table.get("on", "value"), tuple(PARTS), f"{where}.on"),
+        weight=_non_negative(table["weight"], f"{where}.weight"),
+        arguments={k: v for k, v in table.items() if k not in fixed},
+    )
+
+
 def _check_table(table: dict, where: str, shown: str | None = None) -> None:
     """Check `table` against `SCHEMA[where]`; `shown` is its path in messages."""
     schema, shown = SCHEMA[where], where if shown is None else shown
     for key, value in table.items():
         path = f"{shown}.{key}" if shown else key
+        if key not in schema and "*" in schema:
+            continue
         if key not in schema:
             close = difflib.get_close_matches(key, schema, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -31,6 +31,7 @@ from ptyrax_core import (
 from ._distributed import local
 from ._forward import detector_waves, exit_waves, intensities
 from ._loss import loss_function, poisson_deviance
+from ._penalties import Term, penalty_sum
 
 AXIS = "frames"
 
@@ -227,18 +228,13 @@ def resolve(model: dict, probe_scale: float = 1.0) -> dict:
 
 
 def _local_sums(
-    model: dict,
-    frames: jax.Array,
-    local: jax.Array,
-    problem: Problem,
-    per_pixel: Callable,
-    probe_scale: float,
+    arrays: dict, frames: jax.Array, local: jax.Array, problem: Problem, per_pixel: Callable
 ):
-    """Sums over this device's frames `local` (-1: none): the loss and the deviance."""
+    """Sums over this device's frames `local` (-1: none) of the model's resolved `arrays`
+    (`resolve`): the loss and the deviance."""
     offset = jax.lax.axis_index(AXIS) * problem.share
     present = local >= 0
     local = jnp.where(present, local, 0)
-    arrays = resolve(model, probe_scale)
     predicted = jax.vmap(lambda i: predict(arrays, i, problem.transfer, problem.slice_transfer))(
         offset + local
     )
@@ -296,6 +292,8 @@ class Fitter:
     steps: a frame's values move, and their moments change, only in the steps whose minibatch
     holds the frame. Plain Adam would go on moving them on their momentum for the steps after
     (each frame is in one minibatch of an epoch): a free probe per frame diverges that way.
+
+    The `penalties` add to each step's loss (not to its reported sums).
     """
 
     def __init__(
@@ -305,12 +303,14 @@ class Fitter:
         probe_scale: float = 1.0,
         centred: tuple[str, ...] = ("positions",),
         lazy: tuple[str, ...] = (),
+        penalties: tuple[Term, ...] = (),
     ):
         self.problem = problem
         self.static = static
         self.probe_scale = probe_scale
         self.centred = centred
         self.lazy = lazy
+        self.penalties = penalties
         self.pixels_per_frame = int(np.sum(np.asarray(local(problem.valid))))
         self.lit_pixels = lit_pixels(problem)
         self.adam = optax.scale_by_adam()
@@ -330,11 +330,12 @@ class Fitter:
             norm = self.pixels_per_frame * batch.shape[0] * problem.devices
 
             def scaled(params):
-                model = eqx.combine(params, self.static)
-                loss, deviance = _local_sums(
-                    model, problem.frames, batch, problem, per_pixel, self.probe_scale
-                )
-                return loss / norm, (loss, deviance)
+                arrays = resolve(eqx.combine(params, self.static), self.probe_scale)
+                loss, deviance = _local_sums(arrays, problem.frames, batch, problem, per_pixel)
+                total = loss / norm
+                if self.penalties:  # the same on every device: its share on each
+                    total += penalty_sum(self.penalties, arrays) / problem.devices
+                return total, (loss, deviance)
 
             if grad:
                 (_, sums), grads = jax.value_and_grad(scaled, has_aux=True)(params)

@@ -32,6 +32,7 @@ from ._fit import PER_FRAME, Fitter, frames_per_process, make_problem, mean_fram
 from ._geometry import Geometry, geometry
 from ._guess import check_object, check_positions, pixel_positions, probe_guess
 from ._model import build_component, is_index_dependent
+from ._penalties import build_terms
 from ._propagate import angular_spectrum
 
 CHECKPOINT = "checkpoint.ptyrax"
@@ -119,6 +120,7 @@ def prepare(
     guesses, the model and the compiled loop; refuse, before anything large is allocated, a
     run whose positions do not overlap, whose object is too large or that does not fit the
     devices' memory (`device_memory`: GiB a device may use, instead of what it has)."""
+    terms = build_terms(config.penalties, list(config.model))
     if scan is None:
         scan = read_cxi(config.data)
     mesh = mesh_devices(devices, "--devices")
@@ -213,7 +215,7 @@ def prepare(
         for c, x in model.items()
         if c in PER_FRAME or isinstance(x, ptyrax_core.IndexDependentParameter)
     )
-    fitter = Fitter(problem, static, probe_scale=scale, lazy=lazy)
+    fitter = Fitter(problem, static, probe_scale=scale, lazy=lazy, penalties=terms)
     return _Setup(config, scan, geo, fitter, params, static, scale, positions, need)
 
 

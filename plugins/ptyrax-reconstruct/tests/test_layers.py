@@ -8,7 +8,7 @@ import ptyrax_reconstruct
 
 LAYERS = [
     {"_errors", "_loss", "_propagate", "_score", "_outputs"},
-    {"_memory", "_geometry", "_cxi", "_distributed", "_forward"},
+    {"_memory", "_geometry", "_cxi", "_distributed", "_forward", "_penalties"},
     {"_guess", "_model", "_config"},
     {"_fit"},
     {"_run"},

@@ -1,0 +1,121 @@
+"""Loss penalties: terms added to the data term, a kind of class plugins contribute.
+
+A penalty is an equinox module whose fields are its arguments; called on an array it returns
+a real scalar. A config names it by registry name in a `[[loss.penalties]]` table with the
+component it acts on, on what part of it (`on`) and its weight; every step adds
+`weight * penalty(part)` to the data term (the mean loss per valid pixel and frame) inside
+the same jitted call. The reported loss and deviance stay the data term alone.
+"""
+
+import abc
+import dataclasses
+from typing import Any, ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+import ptyrax_core
+
+from ._errors import ReconstructError
+
+PARTS = {
+    "value": lambda x: x,
+    "phase": jnp.angle,
+    "amplitude": jnp.abs,
+    "real": jnp.real,
+    "imag": jnp.imag,
+}
+"""What of a component a penalty acts on (`on`): the array as it is, or a real part of it."""
+
+
+class Penalty(eqx.Module):
+    """A term of the loss: a real scalar of an array, the smaller the better.
+
+    Subclass it with a snake_case class attribute `registry_name`, the arguments as fields
+    (`eqx.field(static=True)` for configuration) and `__call__(x)`. `x` is the component's
+    array, or the part of it the config names (`on`): real or complex, with the shape of the
+    component (a multislice object: `(slices, rows, columns)`; the probe: `(modes, rows,
+    columns)`, in the engine's units, square roots of counts).
+    """
+
+    registry_name: ClassVar[str]
+
+    @abc.abstractmethod
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """The penalty of `x`, a real scalar."""
+
+
+PENALTIES = ptyrax_core.Kind("penalties", "penalty", Penalty)
+"""The kind: plugins contribute penalties through the hook `ptyrax_penalties` and declare
+them in the entry-point group `ptyrax.penalties`."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PenaltySpec:
+    """One `[[loss.penalties]]` table.
+
+    Attributes:
+        type: the penalty's registry name.
+        component: the component it acts on (`object`, `probe`, ...).
+        on: `value` (the array as it is), `phase`, `amplitude`, `real` or `imag`.
+        weight: its factor in the loss, non-negative.
+        arguments: the penalty's own arguments (the table's other keys).
+    """
+
+    type: str
+    component: str
+    on: str = "value"
+    weight: float = 1.0
+    arguments: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Term:
+    """A built penalty, ready for the step: `weight * penalty(PARTS[on](array))`."""
+
+    component: str
+    on: str
+    weight: float
+    penalty: Penalty
+
+    def __call__(self, arrays: dict) -> jax.Array:
+        return self.weight * self.penalty(PARTS[self.on](arrays[self.component]))
+
+
+def build_terms(specs: tuple[PenaltySpec, ...], components: list[str]) -> tuple[Term, ...]:
+    """Each spec's penalty, built from the registry.
+
+    Raises:
+        ReconstructError: a type no installed plugin registers as a penalty, arguments the
+            penalty does not take, or a component the model does not have.
+    """
+    terms = []
+    for i, spec in enumerate(specs):
+        where = f"config: loss.penalties[{i}]"
+        if spec.component not in components:
+            raise ReconstructError(
+                f"{where}.component: the model has no {spec.component!r}; its components: "
+                f"{', '.join(components)}"
+            )
+        try:
+            cls = ptyrax_core.registry.get(spec.type, PENALTIES.plural)
+        except KeyError as e:
+            raise ReconstructError(f"{where}.type: {' '.join(str(e).split())}") from None
+        try:
+            penalty = cls(**spec.arguments)
+        except (TypeError, ValueError) as e:
+            raise ReconstructError(
+                f"{where}: {spec.type} cannot be made from {spec.arguments}: {e}"
+            ) from None
+        terms.append(Term(spec.component, spec.on, spec.weight, penalty))
+    return tuple(terms)
+
+
+def penalty_sum(terms: tuple[Term, ...], arrays: dict) -> jax.Array:
+    """The sum of every term on resolved `arrays` (index-dependent components at every
+    index), float32."""
+    whole = ptyrax_core.resolve_index_dependent_parameters_all(
+        {t.component: arrays[t.component] for t in terms}
+    )
+    return sum((t(whole) for t in terms), jnp.float32(0.0))
