@@ -293,3 +293,56 @@ def test_a_multislice_object_needs_a_positive_slice_spacing():
         _config(geometry={"slices": 2, "slice_spacing": -1e-6}),
     )
     _raises("geometry.slices must be at least 1", _config(geometry={"slices": 0}))
+
+
+def test_penalty_tables_become_specs_with_their_own_arguments():
+    """`[[loss.penalties]]`: type, component, on (default value) and weight; every other key
+    is the penalty's own argument, passed on as it is."""
+    tables = [
+        {"type": "total_variation", "component": "object", "on": "phase", "weight": 0.1},
+        {"type": "probe_power", "component": "probe", "weight": 2, "target": 1e6},
+    ]
+    config = load_config(_config(loss={"kind": "poisson", "penalties": tables}))
+    first, second = config.penalties
+    assert (first.type, first.component, first.on, first.weight) == (
+        "total_variation",
+        "object",
+        "phase",
+        0.1,
+    )
+    assert first.arguments == {} and second.on == "value" and second.weight == 2.0
+    assert second.arguments == {"target": 1e6}
+    assert load_config(_config()).penalties == ()
+    assert json.dumps(config.settings())  # plain data, for metrics.json
+
+
+@pytest.mark.parametrize(
+    ("table", "match"),
+    [
+        ({"component": "object", "weight": 1.0}, r"loss\.penalties\[0\]\.type is required"),
+        ({"type": "l1", "weight": 1.0}, r"loss\.penalties\[0\]\.component is required"),
+        ({"type": "l1", "component": "object"}, r"loss\.penalties\[0\]\.weight is required"),
+        (
+            {"type": "l1", "component": "object", "weight": -1.0},
+            r"loss\.penalties\[0\]\.weight must be a non-negative number; got -1\.0",
+        ),
+        (
+            {"type": "l1", "component": "object", "weight": 1.0, "on": "angle"},
+            r"loss\.penalties\[0\]\.on must be one of \['value', 'phase', 'amplitude', 're",
+        ),
+        ({"type": 3, "component": "object", "weight": 1.0}, r"penalties\[0\]\.type must be a"),
+    ],
+)
+def test_a_bad_penalty_table_is_named(table, match):
+    _raises(match, _config(loss={"penalties": [table]}))
+
+
+def test_a_penalty_of_a_component_the_model_lacks_or_of_no_installed_type_is_refused():
+    """Checked when the run is prepared, before the data is read: the component by the
+    model's components, the type by the registry's penalties."""
+    from ptyrax_reconstruct._penalties import PenaltySpec, build_terms
+
+    with pytest.raises(ReconstructError, match=r"penalties\[0\]\.component: the model has no "):
+        build_terms((PenaltySpec("l1", "weights", weight=1.0),), ["object", "probe"])
+    with pytest.raises(ReconstructError, match=r"penalties\[0\]\.type: No penalty is regist"):
+        build_terms((PenaltySpec("no_such_penalty", "object", weight=1.0),), ["object"])
