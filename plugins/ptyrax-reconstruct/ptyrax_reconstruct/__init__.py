@@ -49,6 +49,12 @@ if TYPE_CHECKING:
         fourier_shift as fourier_shift,
         shift_ramp as shift_ramp,
     )
+    from ._readers import (
+        READERS as READERS,
+        CxiReader as CxiReader,
+        Reader as Reader,
+        read_data as read_data,
+    )
     from ._run import Result as Result, reconstruct as reconstruct
     from ._score import (
         PhaseScore as PhaseScore,
@@ -82,6 +88,10 @@ _LAZY = {
     "angular_spectrum": "._propagate",
     "fourier_shift": "._propagate",
     "shift_ramp": "._propagate",
+    "READERS": "._readers",
+    "CxiReader": "._readers",
+    "Reader": "._readers",
+    "read_data": "._readers",
     "Geometry": "._geometry",
     "geometry": "._geometry",
     "Result": "._run",
@@ -109,3 +119,10 @@ def ptyrax_commands(commands):
     from ._command import add_parser
 
     add_parser(commands)
+
+
+@ptyrax_core.hookimpl
+def ptyrax_readers():
+    from ._readers import CxiReader
+
+    return [CxiReader]

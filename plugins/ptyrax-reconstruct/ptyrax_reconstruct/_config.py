@@ -48,7 +48,9 @@ class Config:
     """A reconstruction, as the config file describes it (see the config reference).
 
     Attributes:
-        data: the CXI file (None where the scan is given in memory).
+        data: the data file (None where the scan is given in memory).
+        reader: the registry name of the reader that reads it (None: by its name ending).
+        reader_arguments: the reader's own arguments (the `[data]` table's other keys).
         propagation: `"near_field"` or `"far_field"`.
         focus_to_sample: metres, for Fresnel scaling in the near field; None for a plane wave.
         padding: object pixels beyond the scanned area on every side.
@@ -68,6 +70,8 @@ class Config:
     """
 
     data: pathlib.Path | None
+    reader: str | None = None
+    reader_arguments: dict[str, Any] = dataclasses.field(default_factory=dict)
     propagation: str = "near_field"
     focus_to_sample: float | None = None
     padding: int = 10
@@ -116,7 +120,7 @@ class Config:
 # no entry of its own (a component's spec) is not checked here.
 SCHEMA: dict[str, dict[str, Any]] = {
     "": {"data": dict, "geometry": dict, "model": dict, "loss": dict, "fit": dict},
-    "data": {"file": str},
+    "data": {"file": str, "reader": str, "*": None},
     "geometry": {
         "propagation": str,
         "focus_to_sample": float,
@@ -168,7 +172,7 @@ def load_config(
     _check_table(raw, "")
     data = raw.get("data", {})
     if "file" not in data:
-        raise ReconstructError("config: data.file is required: the CXI file to reconstruct")
+        raise ReconstructError("config: data.file is required: the file to reconstruct")
     geometry = raw.get("geometry", {})
     model_table = raw.get("model", {})
     fit = raw.get("fit", {})
@@ -222,6 +226,8 @@ def load_config(
                 )
     return Config(
         data=base / data["file"],
+        reader=data.get("reader"),
+        reader_arguments={k: v for k, v in data.items() if k not in ("file", "reader")},
         propagation=propagation,
         focus_to_sample=focus,
         padding=_at_least(geometry.get("padding", 10), 0, "geometry.padding"),

@@ -14,6 +14,7 @@ The layout (https://www.cxidb.org/cxi.html), as cdtools and other readers use it
 import dataclasses
 import os
 import pathlib
+from collections.abc import Callable
 
 import numpy as np
 
@@ -30,7 +31,7 @@ class Scan:
     """A ptychography scan: what the instrument measured, with its geometry.
 
     Attributes:
-        path: the CXI file the frames are read from, or None for frames held in memory.
+        path: the file the frames are read from, or None for frames held in memory.
         frames_shape: `(N, rows, columns)`.
         translations: sample translations, `(N, 3)` metres.
         valid: `(rows, columns)` bool, False at bad pixels (they never enter a loss).
@@ -38,6 +39,10 @@ class Scan:
         distance: sample to detector, metres.
         basis: `(3, 2)` detector basis vectors, metres per row and column step.
         counts: the frames as an array when they are in memory (else None): use `frames`.
+        source: how a reader other than CXI reads frames: `source(indices)` returns the
+            frames at a slice or an index array, `(n, rows, columns)`, raising
+            `ReconstructError` where they cannot be read (None: a CXI file, or `counts`).
+        locations: where the frames and the translations are in the file, for messages.
     """
 
     path: pathlib.Path | None
@@ -48,6 +53,8 @@ class Scan:
     distance: float
     basis: np.ndarray
     counts: np.ndarray | None = None
+    source: Callable[[slice | np.ndarray], np.ndarray] | None = None
+    locations: tuple[str, str] = (f"{_DETECTOR}/data", _TRANSLATION)
 
     def frames(self, indices: slice | np.ndarray = slice(None)) -> np.ndarray:
         """The frames at `indices` (a slice reads only those from the file), float32 counts,
@@ -61,6 +68,8 @@ class Scan:
         with np.errstate(over="ignore"):  # beyond float32: inf, refused below
             if self.counts is not None:
                 data = np.asarray(self.counts[indices], np.float32)
+            elif self.source is not None:
+                data = np.asarray(self.source(indices), np.float32)
             else:
                 data = self._read(indices)
         bad = ~np.isfinite(data) | (data < 0)
@@ -68,7 +77,7 @@ class Scan:
             frame = np.argwhere(bad)[0]
             number = np.arange(self.frames_shape[0])[indices][frame[0]]  # in the file
             raise ReconstructError(
-                f"{self._where('data')}: counts must be finite and non-negative; frame "
+                f"{self.where('data')}: counts must be finite and non-negative; frame "
                 f"{int(number)} pixel {tuple(int(i) for i in frame[1:])}: {data[tuple(frame)]}"
             )
         return data
@@ -89,7 +98,7 @@ class Scan:
             first = self._first_unreadable(numbers)
             at = f" (frame {first} first)" if first is not None and len(numbers) > 1 else ""
             raise ReconstructError(
-                f"{self._where('data')}: {span} cannot be read{at}: {why_unreadable(e)}"
+                f"{self.where('data')}: {span} cannot be read{at}: {why_unreadable(e)}"
             ) from None
 
     def _first_unreadable(self, numbers: np.ndarray) -> int | None:
@@ -108,8 +117,10 @@ class Scan:
             return None
         return None
 
-    def _where(self, name: str) -> str:
-        return f"{self.path}: {_DETECTOR}/{name}" if self.path else name
+    def where(self, name: str) -> str:
+        """Where `name` (`data` or `translation`) is, for messages."""
+        inside = self.locations[0] if name == "data" else self.locations[1]
+        return f"{self.path}: {inside}" if self.path else name
 
 
 def read_cxi(path: str | os.PathLike) -> Scan:

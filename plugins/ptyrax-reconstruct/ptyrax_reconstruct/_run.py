@@ -19,7 +19,7 @@ import ptyrax_core
 
 from . import _memory
 from ._config import Config, load_config
-from ._cxi import _TRANSLATION, Scan, read_cxi
+from ._cxi import Scan
 from ._distributed import is_writer, local, mesh_devices, peak_rss_mb
 from ._errors import (
     DivergedError,
@@ -34,6 +34,7 @@ from ._guess import check_object, check_positions, pixel_positions, probe_guess
 from ._model import build_component, is_index_dependent
 from ._penalties import build_terms
 from ._propagate import angular_spectrum
+from ._readers import read_data
 
 CHECKPOINT = "checkpoint.ptyrax"
 _FORMAT = "ptyrax-reconstruct"
@@ -122,7 +123,7 @@ def prepare(
     devices' memory (`device_memory`: GiB a device may use, instead of what it has)."""
     terms = build_terms(config.penalties, list(config.model))
     if scan is None:
-        scan = read_cxi(config.data)
+        scan = read_data(config.data, config.reader, config.reader_arguments)
     mesh = mesh_devices(devices, "--devices")
     n, rows, columns = scan.frames_shape
     if len(mesh) > n:
@@ -138,7 +139,7 @@ def prepare(
         focus_to_sample=config.focus_to_sample,
     )
     positions, span = pixel_positions(geo, scan.translations, config.padding)
-    where = f"{scan.path}: {_TRANSLATION}" if scan.path else "scan.translations"
+    where = scan.where("translation") if scan.path else "scan.translations"
     check_positions(positions, (rows, columns), where, min(geo.pixel))
     shape = (span[0] + rows + config.padding, span[1] + columns + config.padding)
     check_object(shape, where)
@@ -169,7 +170,7 @@ def prepare(
     mean = mean_frame(problem)
     if not np.any(mean[valid] > 0):
         raise ReconstructError(
-            f"{scan._where('data')}: every frame is empty (no count in any valid pixel): "
+            f"{scan.where('data')}: every frame is empty (no count in any valid pixel): "
             "nothing to reconstruct"
         )
     probe = probe_guess(mean, valid, geo, config.probe_modes)

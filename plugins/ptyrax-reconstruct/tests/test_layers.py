@@ -9,7 +9,7 @@ import ptyrax_reconstruct
 LAYERS = [
     {"_errors", "_loss", "_propagate", "_score", "_outputs"},
     {"_memory", "_geometry", "_cxi", "_distributed", "_forward", "_penalties"},
-    {"_guess", "_model", "_config"},
+    {"_guess", "_model", "_config", "_readers"},
     {"_fit"},
     {"_run"},
     {"_command"},

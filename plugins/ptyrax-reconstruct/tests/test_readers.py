@@ -1,0 +1,98 @@
+"""Readers: the kind the engine defines, the CXI reader behind it, choosing one by name or by
+the file's name ending, and scans whose frames a reader reads lazily (`Scan.source`)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from ptyrax_reconstruct import CxiReader, Reader, Scan, load_config, read_cxi, reconstruct
+from ptyrax_reconstruct._errors import ReconstructError
+from ptyrax_reconstruct._readers import read_data
+from test_run import short_config
+
+import ptyrax_core
+
+
+def test_the_engine_defines_the_kind_and_contributes_the_cxi_reader():
+    assert "readers" in ptyrax_core.registry.kinds()
+    assert ptyrax_core.registry.get("cxi", "readers") is CxiReader
+    assert issubclass(CxiReader, Reader) and CxiReader.suffixes == (".cxi",)
+    assert ptyrax_core.registry.kind_of("cxi") == "readers"
+
+
+def test_a_cxi_file_is_read_by_name_ending_or_by_name_alike(shipped_scan):
+    by_ending = read_data(shipped_scan, None, {})
+    by_name = read_data(shipped_scan, "cxi", {})
+    direct = read_cxi(shipped_scan)
+    for scan in (by_ending, by_name):
+        assert scan.frames_shape == direct.frames_shape
+        assert np.array_equal(scan.frames(slice(3, 5)), direct.frames(slice(3, 5)))
+
+
+@pytest.mark.parametrize(
+    ("name", "reader", "arguments", "match"),
+    [
+        ("scan.h5", None, {}, r"no installed reader opens 'scan\.h5' by its name; name one "),
+        ("scan.cxi", "nope", {}, r"data\.reader: No reader is registered as 'nope'.*cxi"),
+        ("scan.cxi", "direct", {}, r"data\.reader: 'direct' is a parametrization, not a reader"),
+        (
+            "scan.cxi",
+            "cxi",
+            {"key": "data"},
+            r"config: data\.key: the cxi reader takes no such argument; its arguments: none",
+        ),
+    ],
+)
+def test_a_reader_that_cannot_be_had_or_made_is_named(tmp_path, name, reader, arguments, match):
+    with pytest.raises(ReconstructError, match=match):
+        read_data(tmp_path / name, reader, arguments)
+
+
+def test_the_config_passes_the_data_table_to_the_reader():
+    config = load_config({"data": {"file": "a.raw", "reader": "empad", "rows": 128}})
+    assert (config.reader, config.reader_arguments) == ("empad", {"rows": 128})
+    assert load_config({"data": {"file": "a.cxi"}}).reader is None
+
+
+def test_frames_a_reader_reads_lazily_reconstruct_as_frames_held_in_memory(tmp_path):
+    """A scan whose `source` reads frames by range: the engine asks it for slices only (a
+    process reads its share), and the run ends exactly where the same frames in memory do;
+    what the source returns is checked like any frames."""
+    stages = [{"epochs": 2, "learning_rate": 0.04, "batch_size": 50}]
+    config = load_config(short_config(tmp_path, stages=stages))
+    held = read_cxi(config.data)
+    counts = held.frames()
+    asked = []
+
+    def source(indices):
+        asked.append(indices)
+        return counts[indices]
+
+    lazy = dataclasses.replace(held, counts=None, source=source)
+    in_memory = dataclasses.replace(held, counts=counts)
+    assert reconstruct(config, scan=lazy).final_deviance == (
+        reconstruct(config, scan=in_memory).final_deviance
+    )
+    assert asked and all(isinstance(i, slice) for i in asked)
+
+    negative = dataclasses.replace(held, counts=None, source=lambda i: -counts[i])
+    with pytest.raises(ReconstructError, match="counts must be finite and non-negative"):
+        negative.frames(slice(0, 2))
+
+
+def test_a_reader_must_return_a_scan(tmp_path, monkeypatch):
+    class Wrong(Reader):
+        registry_name = "wrong"
+
+        def read(self, path):
+            return np.zeros(3)
+
+    get = ptyrax_core.registry.get
+    monkeypatch.setattr(
+        ptyrax_core.registry,
+        "get",
+        lambda n, k="parametrizations": Wrong if n == "wrong" else get(n, k),
+    )
+    with pytest.raises(ReconstructError, match="wrong returned ndarray, not a Scan"):
+        read_data(tmp_path / "x.bin", "wrong", {})
+    assert isinstance(Scan, type)
