@@ -584,10 +584,14 @@ def schema_paths() -> list[tuple]:
     paths = []
     for table, keys in SCHEMA.items():
         for key in keys:
+            if key == "*":  # any other key: the reader's or the penalty's own arguments
+                continue
             if table == "":
                 paths.append((key,))
             elif table == "fit.stages[]":
                 paths += [("fit", "stages", i, key) for i in (0, 1)]
+            elif table == "loss.penalties[]":
+                paths.append(("loss", "penalties", 0, key))
             else:
                 paths.append((*table.split("."), key))
     paths += [("model", c, "type") for c in COMPONENTS]
@@ -632,6 +636,11 @@ SMALL = {  # valid values by key (the last part of a path): short runs
     "learning_rate": st.floats(0, 0.1),
     "batch_size": st.integers(1, 40),
     "type": st.sampled_from(["direct", "phase_only", "non_negative", "index_slice", "no_such"]),
+    "reader": st.sampled_from(["cxi", "no_such", "direct"]),
+    "component": st.sampled_from(["object", "probe", "weights", "no_such"]),
+    "on": st.sampled_from(["value", "phase", "imag", "angle"]),
+    "weight": st.floats(0, 1),
+    "penalties": st.sampled_from([[], [{}], [{"type": "no_such", "component": "object"}]]),
     "stages": st.sampled_from(
         [
             [],
@@ -683,7 +692,7 @@ def apply_config_edit(config: dict, edit: tuple) -> None:
             if part not in node:
                 if kind == "delete":
                     return
-                node[part] = [] if part == "stages" else {}
+                node[part] = [] if part in ("stages", "penalties") else {}
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int):
             if part >= len(node):
