@@ -5,9 +5,18 @@ import dataclasses
 
 import numpy as np
 import pytest
-from ptyrax_reconstruct import CxiReader, Reader, Scan, load_config, read_cxi, reconstruct
+from ptyrax_reconstruct import (
+    CxiReader,
+    Penalty,
+    Reader,
+    Scan,
+    load_config,
+    read_cxi,
+    reconstruct,
+)
 from ptyrax_reconstruct._errors import ReconstructError
 from ptyrax_reconstruct._readers import read_data
+from ptyrax_reconstruct.testing import check_penalty, check_reader
 from test_run import short_config
 
 import ptyrax_core
@@ -96,3 +105,57 @@ def test_a_reader_must_return_a_scan(tmp_path, monkeypatch):
     with pytest.raises(ReconstructError, match="wrong returned ndarray, not a Scan"):
         read_data(tmp_path / "x.bin", "wrong", {})
     assert isinstance(Scan, type)
+
+
+def test_the_cxi_reader_follows_the_kit_s_rules(shipped_scan):
+    scan = check_reader(CxiReader(), shipped_scan)
+    assert scan.frames_shape == (200, 100, 100)
+
+
+def test_the_reader_kit_names_the_rule_a_reader_breaks(shipped_scan):
+    class Shifted(CxiReader):
+        """Reads a range from the first frame on, whatever its start (a reader's slip)."""
+
+        registry_name = "shifted"
+
+        def read(self, path):
+            scan = super().read(path)
+            whole = scan.frames()
+            first = lambda i: whole[: len(whole[i])]  # noqa: E731
+            return dataclasses.replace(scan, source=first)
+
+    class Nanometres(CxiReader):
+        registry_name = "nanometres"
+
+        def read(self, path):
+            scan = super().read(path)
+            return dataclasses.replace(scan, wavelength=scan.wavelength * 1e9)
+
+    with pytest.raises(AssertionError, match=r"rule 2\. frames read by range"):
+        check_reader(Shifted(), shipped_scan)
+    with pytest.raises(AssertionError, match=r"rule 4\. calibration in metres"):
+        check_reader(Nanometres(), shipped_scan)
+
+
+def test_the_penalty_kit_names_the_rule_a_penalty_breaks():
+    import jax.numpy as jnp
+
+    class Squares(Penalty):
+        registry_name = "squares"
+
+        def __call__(self, x):
+            return jnp.mean(jnp.abs(x) ** 2)
+
+    class Signed(Penalty):
+        registry_name = "signed"
+
+        def __call__(self, x):
+            return jnp.sum(x)
+
+    x = jnp.linspace(-1.0, 1.0, 12).reshape(3, 4)
+    check_penalty(Squares(), x, zero=jnp.zeros((3, 4)))
+    check_penalty(Squares(), jnp.exp(1j * x))
+    with pytest.raises(AssertionError, match=r"rule 1\. the value is a real, finite, non-neg"):
+        check_penalty(Signed(), x - 1)
+    with pytest.raises(AssertionError, match=r"rule 4\. it is zero at `zero`"):
+        check_penalty(Squares(), x, zero=jnp.ones((3, 4)))
