@@ -27,6 +27,8 @@ class Kind:
             entry-point group `ptyrax.readers`.
         noun: one of them in words, such as `"reader"` (for messages).
         base: the class, or tuple of classes, that every contributed class subclasses.
+        template: where the templates of a new plugin of this kind are, as
+            `"package:folder"` (`ptyrax new-plugin NAME --kind PLURAL`); None: none.
 
     Example:
         >>> import ptyrax_core
@@ -35,9 +37,15 @@ class Kind:
         ('ptyrax_readers', 'ptyrax.readers')
     """
 
-    __slots__ = ("base", "noun", "plural")
+    __slots__ = ("base", "noun", "plural", "template")
 
-    def __init__(self, plural: str, noun: str, base: type | tuple[type, ...]):
+    def __init__(
+        self,
+        plural: str,
+        noun: str,
+        base: type | tuple[type, ...],
+        template: str | None = None,
+    ):
         if not isinstance(plural, str) or not SNAKE_CASE.match(plural) or plural in RESERVED:
             raise ValueError(
                 f"plural must be a snake_case name other than {sorted(RESERVED)}; got {plural!r}"
@@ -45,7 +53,9 @@ class Kind:
         bases = base if isinstance(base, tuple) else (base,)
         if not bases or not all(isinstance(b, type) for b in bases):
             raise TypeError(f"base must be a class or a tuple of classes; got {base!r}")
-        self.plural, self.noun, self.base = plural, noun, base
+        if template is not None and (not isinstance(template, str) or ":" not in template):
+            raise ValueError(f"template must be 'package:folder' or None; got {template!r}")
+        self.plural, self.noun, self.base, self.template = plural, noun, base, template
 
     @property
     def hook(self) -> str:

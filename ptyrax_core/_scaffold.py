@@ -1,8 +1,10 @@
-"""`ptyrax new-plugin`: a new plugin distribution, from the templates in `templates/plugin/`.
+"""`ptyrax new-plugin`: a new plugin distribution, from the templates in `templates/plugin/`
+(a parametrization) or those of another kind (`Kind.template`, such as the engine's readers).
 
 The templates are `string.Template` text: `${name}` (the registry and entry-point name,
 `my_thing`), `${dist}` (`ptyrax-my-thing`), `${module}` (`ptyrax_my_thing`), `${cls}`
-(`MyThingArrayParametrization`) and `${core_requirement}` (`ptyrax-core>=0.1,<0.2`).
+(`MyThingArrayParametrization`; `MyThingReader` for a reader) and `${core_requirement}`
+(`ptyrax-core>=0.1,<0.2`).
 """
 
 import keyword
@@ -11,6 +13,7 @@ import pathlib
 import re
 import string
 from importlib import resources
+from typing import Any
 
 from ._array import DirectArrayParametrization
 from ._contributions import SNAKE_CASE as _SNAKE_CASE
@@ -22,7 +25,7 @@ _FILES = {  # template -> path in the new distribution (a template too)
     "pyproject.toml.tmpl": "pyproject.toml",
     "README.md.tmpl": "README.md",
     "__init__.py.tmpl": "${module}/__init__.py",
-    "parametrization.py.tmpl": "${module}/_${name}.py",
+    "class.py.tmpl": "${module}/_${name}.py",
     "test_plugin.py.tmpl": "tests/test_${name}.py",
 }
 
@@ -71,36 +74,56 @@ def _core_requirement() -> str:
     return f"ptyrax-core>={major}.{minor},<{upper}"
 
 
-def substitutions(name: str) -> dict[str, str]:
-    """What the templates' placeholders stand for, for the plugin `name`."""
+def substitutions(name: str, noun: str = "array parametrization") -> dict[str, str]:
+    """What the templates' placeholders stand for, for the plugin `name` of a class that is
+    a `noun`."""
     return {
         "name": name,
         "dist": "ptyrax-" + name.replace("_", "-"),
         "module": f"ptyrax_{name}",
-        "cls": "".join(part.capitalize() for part in name.split("_")) + "ArrayParametrization",
+        "cls": "".join(part.capitalize() for part in (*name.split("_"), *noun.split())),
         "core_requirement": _core_requirement(),
     }
 
 
-def new_plugin(name: str, output: pathlib.Path) -> tuple[pathlib.Path, list[str]]:
-    """Write the distribution of a new plugin `name` into a new folder in `output`.
+def _templates(kind: str) -> tuple[Any, str]:
+    """The folder of templates of `kind`, and the noun of its classes."""
+    if kind == "parametrizations":
+        return resources.files("ptyrax_core") / "templates" / "plugin", "array parametrization"
+    from . import registry
+
+    try:
+        found = registry.kind(kind)
+    except KeyError as e:
+        raise ScaffoldError(f"--kind: {e.args[0]}", 2) from None
+    if found.template is None:
+        raise ScaffoldError(f"--kind: the kind {kind!r} has no templates for a new plugin.", 2)
+    package, _, folder = found.template.partition(":")
+    return resources.files(package).joinpath(folder), found.noun
+
+
+def new_plugin(
+    name: str, output: pathlib.Path, kind: str = "parametrizations"
+) -> tuple[pathlib.Path, list[str]]:
+    """Write the distribution of a new plugin `name` that contributes a class of `kind` into
+    a new folder in `output`.
 
     Returns:
         The new folder, and the paths of the files written in it.
 
     Raises:
-        ScaffoldError: `name` is not allowed (status 2); the folder exists or cannot be
-            written (status 1).
+        ScaffoldError: `name` or `kind` is not allowed (status 2); the folder exists or
+            cannot be written (status 1).
     """
     check_name(name)
-    values = substitutions(name)
+    templates, noun = _templates(kind)
+    values = substitutions(name, noun)
     target = output / values["dist"]
     if target.exists():
         raise ScaffoldError(
             f"the folder {target} already exists; remove it, or choose another NAME or --output.",
             1,
         )
-    templates = resources.files("ptyrax_core") / "templates" / "plugin"
     written = []
     try:
         output.mkdir(parents=True, exist_ok=True)
@@ -116,9 +139,11 @@ def new_plugin(name: str, output: pathlib.Path) -> tuple[pathlib.Path, list[str]
     return target, written
 
 
-def next_steps(name: str, target: pathlib.Path, written: list[str]) -> str:
+def next_steps(
+    name: str, target: pathlib.Path, written: list[str], kind: str = "parametrizations"
+) -> str:
     """What `ptyrax new-plugin` prints: the files it wrote, and what to do next."""
-    values = substitutions(name)
+    values = substitutions(name, _templates(kind)[1])
     try:
         shown = "./" + pathlib.Path(os.path.relpath(target)).as_posix()
         if shown.startswith("./.."):
@@ -139,7 +164,7 @@ def next_steps(name: str, target: pathlib.Path, written: list[str]) -> str:
             "Next steps:",
             *(f"  {command.ljust(width)}  # {comment}" for command, comment in steps),
             f"Then replace the example {values['cls']} in {values['module']}/_{values['name']}.py",
-            "with your parametrization, and update its tests and ptyrax_examples hook (see",
-            '"Write a plugin" in the ptyrax documentation).',
+            'with yours, and update its tests (and hooks; see "Write a plugin" in the ptyrax',
+            "documentation).",
         ]
     )

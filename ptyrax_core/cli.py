@@ -108,8 +108,8 @@ def _public_name(obj: object) -> str:
 
 
 def _new_plugin(args: argparse.Namespace) -> int:
-    target, written = _scaffold.new_plugin(args.name, args.output)
-    print(_scaffold.next_steps(args.name, target, written))
+    target, written = _scaffold.new_plugin(args.name, args.output, args.kind)
+    print(_scaffold.next_steps(args.name, target, written, args.kind))
     return 0
 
 
@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         "new-plugin",
         help="create a new plugin distribution, ready to install and test",
         description="Create the folder ptyrax-NAME: a plugin distribution with an example "
-        "parametrization, its hooks, tests (conformance included) and a README.",
+        "parametrization (or a class of --kind), its hooks, tests (conformance included) and "
+        "a README.",
     )
     new_plugin.add_argument(
         "name",
@@ -171,6 +172,13 @@ def main(argv: list[str] | None = None) -> int:
         type=pathlib.Path,
         default=pathlib.Path("."),
         help="the folder to create ptyrax-NAME in (default: the current one)",
+    )
+    new_plugin.add_argument(
+        "--kind",
+        metavar="KIND",
+        default="parametrizations",
+        help="what the plugin contributes: parametrizations (default) or another kind an "
+        "installed distribution defines with templates (the engine's readers, penalties)",
     )
     new_plugin.set_defaults(run=_new_plugin)
     try:

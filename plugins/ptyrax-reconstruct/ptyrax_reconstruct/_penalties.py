@@ -46,7 +46,9 @@ class Penalty(eqx.Module):
         """The penalty of `x`, a real scalar."""
 
 
-PENALTIES = ptyrax_core.Kind("penalties", "penalty", Penalty)
+PENALTIES = ptyrax_core.Kind(
+    "penalties", "penalty", Penalty, template="ptyrax_reconstruct:templates/penalties"
+)
 """The kind: plugins contribute penalties through the hook `ptyrax_penalties` and declare
 them in the entry-point group `ptyrax.penalties`."""
 

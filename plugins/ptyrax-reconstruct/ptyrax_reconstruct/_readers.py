@@ -34,7 +34,9 @@ class Reader(abc.ABC):
         """The scan in `path`."""
 
 
-READERS = ptyrax_core.Kind("readers", "reader", Reader)
+READERS = ptyrax_core.Kind(
+    "readers", "reader", Reader, template="ptyrax_reconstruct:templates/readers"
+)
 """The kind: plugins contribute readers through the hook `ptyrax_readers` and declare them
 in the entry-point group `ptyrax.readers`."""
 
