@@ -13,7 +13,7 @@ from jaxtyping import Array, Shaped
 
 from ._checks import HostOrDeviceArray, as_array, read_target, typechecked
 from ._errors import UnresolvedParametrizationError
-from ._stack import map_members, member_ndims_field, recording_init, stack_shape
+from ._stack import member_ndims_field, over_members, recording_init, stack_shape
 
 T = TypeVar("T")
 
@@ -40,10 +40,7 @@ def _resolve_fields(p: "ArrayParametrization") -> "ArrayParametrization":
 
 def _checked_call(call: Callable[..., Array]) -> Callable[..., Array]:
     @functools.wraps(call)
-    def __call__(self: "ArrayParametrization", *args: Any, **kwargs: Any) -> Array:
-        stack = stack_shape(self)
-        if stack:  # a stack of members: each member's array, stacked the same way
-            return map_members(self, len(stack), lambda member: member(*args, **kwargs))
+    def checked(self: "ArrayParametrization", *args: Any, **kwargs: Any) -> Array:
         out = call(_resolve_fields(self), *args, **kwargs)
         if not isinstance(out, jax.Array | np.ndarray):
             raise TypeError(
@@ -57,6 +54,7 @@ def _checked_call(call: Callable[..., Array]) -> Callable[..., Array]:
             )
         return out
 
+    __call__ = over_members(checked)  # a stack: each member's array, stacked the same way
     __call__._ptyrax_checked = True  # type: ignore[attr-defined]
     return __call__
 
@@ -110,6 +108,7 @@ class ArrayParametrization(eqx.Module):
     _member_ndims: tuple[int, ...] | None = member_ndims_field()
     registry_name: ClassVar[str]
     frozen_fields: ClassVar[tuple[str, ...]] = ()
+    _ptyrax_parametrization: ClassVar[bool] = True
 
     # Plain attribute access. equinox's Module.__getattribute__ runs Python code on every
     # attribute read, to return bound methods as pytrees; flattening a module reads its

@@ -1,6 +1,7 @@
 """Index-dependent parameters: one value per scan position."""
 
 import abc
+import inspect
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import equinox as eqx
@@ -10,7 +11,7 @@ import numpy as np
 
 from ._array import ArrayParametrization, resolve_arrays, with_array_of
 from ._checks import check_index, typechecked
-from ._stack import member_ndims_field, recording_init, stack_shape
+from ._stack import member_ndims_field, over_members, recording_init, stack_shape
 
 T = TypeVar("T")
 
@@ -24,10 +25,34 @@ class IndexDependentParameter(eqx.Module, Generic[T]):
     [`BoundSliceParameter`][ptyrax_core.BoundSliceParameter], and the model reads its value
     with `at_current_index()`.
 
-    A stack of index-dependent parameters (built under `eqx.filter_vmap`, or with leaves
-    stacked along new leading axes, as for array parametrizations) keeps its index axis among
-    a member's axes: `n` is still the number of indices, and `at_index` returns the members'
-    values stacked along the stack's leading axes.
+    A subclass writes `at_index`, `n` and `all` for one member: on a stack of members (built
+    under `eqx.filter_vmap`, or with leaves stacked along new leading axes, as for array
+    parametrizations) they run on each member, vmapped over the stack's leading axes, as an
+    array parametrization's call does. So the index axis stays among a member's axes: `n` is
+    still the number of indices, and `at_index` and `all` return the members' values stacked
+    along the stack's axes.
+
+    Example:
+        >>> import jax
+        >>> import jax.numpy as jnp
+        >>> class Table(IndexDependentParameter):
+        ...     values: jax.Array
+        ...     registry_name = "table"
+        ...     def __init__(self, values):
+        ...         self.values = values
+        ...     def at_index(self, index):
+        ...         return self.values[index]
+        ...     @property
+        ...     def n(self):
+        ...         return self.values.shape[0]
+        ...     @property
+        ...     def all(self):
+        ...         return self.values
+        >>> table = Table(jnp.arange(6.0).reshape(3, 2))  # 3 indices
+        >>> two = jax.tree.map(lambda *x: jnp.stack(x), table, table)
+        >>> two.stack_shape, two.n, two.at_index(2)
+        ((2,), 3, Array([[4., 5.],
+               [4., 5.]], dtype=float32))
 
     Attributes:
         _index: the bound index (static), None until bound. The resolvers do not set it: they
@@ -44,6 +69,17 @@ class IndexDependentParameter(eqx.Module, Generic[T]):
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:  # record a member's leaf dimensions, for stacks
             cls.__init__ = recording_init(cls.__dict__["__init__"])
+        for name in ("at_index", "n", "all"):  # written for a member, run on each of a stack
+            attr = inspect.getattr_static(cls, name, None)  # from a mixin too
+            fn = attr.fget if isinstance(attr, property) else attr
+            if (
+                not inspect.isfunction(fn)  # a value, such as n in a field: a member's
+                or getattr(fn, "__isabstractmethod__", False)
+                or getattr(fn, "_ptyrax_over_members", False)
+            ):
+                continue
+            fn = over_members(fn, shared=name == "n")
+            setattr(cls, name, property(fn) if isinstance(attr, property) else fn)
 
     @property
     def stack_shape(self) -> tuple[int, ...]:
@@ -182,7 +218,7 @@ class IndexSliceParameter(IndexDependentParameter[T]):
     @property
     def n(self) -> int:
         """The size of the index dimension."""
-        return _index_size(self.parameters, self.slice_dim, len(self.stack_shape))
+        return _index_size(self.parameters, self.slice_dim)
 
     @property
     def all(self) -> T:
@@ -192,9 +228,8 @@ class IndexSliceParameter(IndexDependentParameter[T]):
     def at_index(self, index: Any) -> T:
         """Slice `index` of every leaf (parametrizations resolved first), `dim` removed."""
         check_index(index, n=self.n, of="indices")
-        dim, depth = self.slice_dim, len(self.stack_shape)  # a stack's axes come first
         return jax.tree_util.tree_map(
-            lambda x: x[(slice(None),) * (depth + dim % (x.ndim - depth)) + (index,)], self.all
+            lambda x: x[(slice(None),) * (self.slice_dim % x.ndim) + (index,)], self.all
         )
 
     def with_array(self, target: Any) -> Self:
@@ -231,9 +266,8 @@ class IndexSliceParameter(IndexDependentParameter[T]):
         return eqx.tree_at(lambda p: p.parameters, self, treedef.unflatten(new))
 
 
-def _index_size(parameters: Any, dim: int, depth: int = 0) -> int:
-    """The common size of `parameters`' leaves along `dim` of a member's axes, after `depth`
-    leading axes of a stack; errors name the argument."""
+def _index_size(parameters: Any, dim: int) -> int:
+    """The common size of `parameters`' leaves along `dim`; errors name the argument."""
     leaves = jax.tree_util.tree_leaves(
         parameters, is_leaf=lambda x: isinstance(x, ArrayParametrization)
     )
@@ -241,10 +275,8 @@ def _index_size(parameters: Any, dim: int, depth: int = 0) -> int:
         raise ValueError("parameters holds no arrays: an index slice needs at least one.")
     sizes = set()
     for leaf in leaves:
-        if isinstance(leaf, ArrayParametrization):
-            shape = leaf.shape[depth:]  # its own stack's axes included
-        elif isinstance(leaf, jax.Array | np.ndarray):
-            shape = leaf.shape[depth:]
+        if isinstance(leaf, ArrayParametrization | jax.Array | np.ndarray):
+            shape = leaf.shape  # a parametrization's own stack's axes included
         else:
             raise TypeError(
                 "parameters must hold only arrays and array parametrizations; "

@@ -385,12 +385,16 @@ def with_array_round_trips(p: Any) -> None:
         )
 
 
+def _stacked(*members: Any) -> Any:
+    return jax.tree_util.tree_map(lambda *x: jnp.stack(x), *members)
+
+
 def stacks_resolve_as_their_members(p: Any) -> None:
     why = (
         "Multislice objects, wavelengths and code ported from the upstream ptyrax stack "
         "parametrizations (eqx.filter_vmap, or leaves stacked along a new axis)."
     )
-    stack = jax.tree_util.tree_map(lambda *x: jnp.stack(x), p, p)
+    stack = _stacked(p, p)
     _require(
         stack.stack_shape == (2,),
         p,
@@ -411,13 +415,22 @@ def stacks_resolve_as_their_members(p: Any) -> None:
     cases = [None] if isinstance(p, ArrayParametrization) else _indices(p)
     for i in cases:
         member = _output(p, i)
-        both = jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), member)
+        both = _stacked(member, member)
         _require(
             _same(_output(stack, i), both) and _same(jax.jit(_output)(stack, i), both),
             p,
             "stacks resolve as their members",
             "a stack of two gives another result than its members stacked"
             + ("" if i is None else f" (index {i})"),
+            why,
+        )
+    if isinstance(p, IndexDependentParameter):
+        both = _stacked(p.all, p.all)
+        _require(
+            _same(stack.all, both) and _same(jax.jit(lambda q: q.all)(stack), both),
+            p,
+            "stacks resolve as their members",
+            "a stack of two gives another all than its members' stacked",
             why,
         )
 
@@ -451,7 +464,7 @@ def check_parametrization(instance: Any) -> None:
     `with_array` method, `with_array` of its own output (`all` for an index-dependent parameter)
     gives back that output and an object of the same class and tree structure, eagerly and
     under `jax.jit`; and two of it stacked along a new leading axis resolve to its output
-    stacked (keeping `n` for an index-dependent parameter).
+    stacked (for an index-dependent parameter: `n` kept, `at_index` and `all` stacked).
 
     Example:
         >>> import jax.numpy as jnp
