@@ -45,12 +45,18 @@ EXPORTS: dict[str, tuple[str, ...]] = {
 }
 """Distribution -> the public names it exports (classes and helper functions)."""
 
+OTHER_KINDS: dict[str, tuple[str, ...]] = {
+    "ptyrax-penalties": ("l1", "l2", "total_variation", "probe_power"),
+}
+"""Distribution -> the registry names of the classes of other kinds it contributes (penalties:
+the kind ptyrax-reconstruct defines)."""
+
 COMMANDS: dict[str, str] = {"demo": "ptyrax-demo", "reconstruct": "ptyrax-reconstruct"}
 """Subcommand of `ptyrax` -> the first-party distribution that adds it."""
 
 _PROVIDER = {
     name: dist
-    for table in (REGISTRY_NAMES, EXPORTS)
+    for table in (REGISTRY_NAMES, EXPORTS, OTHER_KINDS)
     for dist, names in table.items()
     for name in names
 }
