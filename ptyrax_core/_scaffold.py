@@ -17,7 +17,7 @@ from typing import Any
 
 from ._array import DirectArrayParametrization
 from ._contributions import SNAKE_CASE as _SNAKE_CASE
-from ._firstparty import REGISTRY_NAMES
+from ._firstparty import OTHER_KINDS, REGISTRY_NAMES
 from ._index import IndexSliceParameter
 from ._version import __version__
 
@@ -35,7 +35,7 @@ _TAKEN = {  # names a new plugin cannot have -> who has them
     IndexSliceParameter.registry_name: "a built-in parametrization of ptyrax-core",
     **{
         name: f"the first-party distribution {dist}"
-        for dist, names in REGISTRY_NAMES.items()
+        for dist, names in (*REGISTRY_NAMES.items(), *OTHER_KINDS.items())
         for name in (*names, dist.removeprefix("ptyrax-").replace("-", "_"))
     },
 }

@@ -16,6 +16,7 @@ PUBLIC_MODULES = {
     "ptyrax_core.registry",
     "ptyrax_core.hookspecs",
     "ptyrax_core.parametrizations",
+    "ptyrax_core.testing",  # the conformance kit and tolerances, for kits of other kinds
 }
 
 

@@ -130,6 +130,8 @@ def _fails(capsys, config, message):
         ({"type": "probe_power", "component": "probe"}, "loss.penalties[0]: probe_power cannot "
          "be made from {}: ProbePowerPenalty.__init__() missing 1 required positional argument: "
          "'target'"),
+        ({"axes": "depth"}, "loss.penalties[0]: TotalVariationPenalty cannot act on the object "
+         "(value): "),  # a single-slice object: refused before the fit, not while tracing it
     ],
 )  # fmt: skip
 def test_a_bad_penalty_table_is_one_line_and_exit_2(table, message, tmp_path, capsys):

@@ -21,7 +21,7 @@ from ._errors import ReconstructError
 
 PARTS = {
     "value": lambda x: x,
-    "phase": jnp.angle,
+    "phase": lambda x: jnp.angle(jnp.where(x == 0, 1, x)),  # 0 at 0, with a finite gradient
     "amplitude": jnp.abs,
     "real": jnp.real,
     "imag": jnp.imag,
@@ -116,8 +116,33 @@ def build_terms(specs: tuple[PenaltySpec, ...], components: list[str]) -> tuple[
 
 def penalty_sum(terms: tuple[Term, ...], arrays: dict) -> jax.Array:
     """The sum of every term on resolved `arrays` (index-dependent components at every
-    index), float32."""
+    index; a per-position probe, held at unit scale, times `probe_scale`), float32."""
     whole = ptyrax_core.resolve_index_dependent_parameters_all(
         {t.component: arrays[t.component] for t in terms}
     )
+    if "probe" in whole and "probe_scale" in arrays:  # a per-position probe
+        whole["probe"] = whole["probe"] * arrays["probe_scale"]
     return sum((t(whole) for t in terms), jnp.float32(0.0))
+
+
+def check_terms(terms: tuple[Term, ...], arrays: dict) -> None:
+    """Trace every term once on resolved `arrays` (shapes only, nothing computed), so that a
+    penalty that cannot take its component (a depth penalty of a single-slice object, say)
+    is refused before the fit, by name.
+
+    Raises:
+        ReconstructError: naming the table of the term that fails.
+    """
+    for i, term in enumerate(terms):
+        try:
+            value = jax.eval_shape(lambda a, term=term: penalty_sum((term,), a), arrays)
+        except (TypeError, ValueError, IndexError) as e:
+            raise ReconstructError(
+                f"config: loss.penalties[{i}]: {type(term.penalty).__name__} cannot act on the "
+                f"{term.component} ({term.on}): {' '.join(str(e).split())}"
+            ) from None
+        if value.shape != () or jnp.issubdtype(value.dtype, jnp.complexfloating):
+            raise ReconstructError(
+                f"config: loss.penalties[{i}]: {type(term.penalty).__name__} gives "
+                f"{value.dtype} of shape {value.shape}, not a real number"
+            )

@@ -28,11 +28,19 @@ from ._errors import (
     ReconstructWarning,
     RisingLossWarning,
 )
-from ._fit import PER_FRAME, Fitter, frames_per_process, make_problem, mean_frame, minibatches
+from ._fit import (
+    PER_FRAME,
+    Fitter,
+    frames_per_process,
+    make_problem,
+    mean_frame,
+    minibatches,
+    resolve,
+)
 from ._geometry import Geometry, geometry
 from ._guess import check_object, check_positions, pixel_positions, probe_guess
 from ._model import build_component, is_index_dependent
-from ._penalties import build_terms
+from ._penalties import build_terms, check_terms
 from ._propagate import angular_spectrum
 from ._readers import read_data
 
@@ -216,6 +224,7 @@ def prepare(
         for c, x in model.items()
         if c in PER_FRAME or isinstance(x, ptyrax_core.IndexDependentParameter)
     )
+    check_terms(terms, resolve(model, scale))
     fitter = Fitter(problem, static, probe_scale=scale, lazy=lazy, penalties=terms)
     return _Setup(config, scan, geo, fitter, params, static, scale, positions, need)
 
