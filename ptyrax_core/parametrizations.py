@@ -50,6 +50,12 @@ def __getattr__(name: str) -> Any:
     obj = registry._export(name)
     if obj is not None:
         return obj
+    kind = registry.kind_of(name)
+    if kind is not None:  # a registry name, not a public name
+        raise AttributeError(
+            f"{name!r} is the registry name of a class of the kind {kind}, not a name this "
+            f"module exports: ptyrax_core.registry.get({name!r}, {kind!r}) returns the class"
+        )
     dist = provider(name)
     if dist is not None:
         raise MissingPluginError(

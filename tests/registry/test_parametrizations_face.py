@@ -49,3 +49,15 @@ def test_unknown_name_is_an_attribute_error(plugin_env):
     with pytest.raises(AttributeError, match="no attribute 'Nope'.*available: .*IndexSlice"):
         _ = face.Nope
     assert not hasattr(face, "Nope")
+
+
+def test_a_registry_name_says_how_to_get_its_class(plugin_env):
+    """`face.scaled` (a registry name, where the module exports class names): not "not
+    installed", but where the class is."""
+    plugin_env(PTYRAX_PLUGINS="good", PTYRAX_STRICT_PLUGINS="1")
+    with pytest.raises(
+        AttributeError,
+        match=r"'scaled' is the registry name of a class of the "
+        r"kind parametrizations.*registry\.get\('scaled', 'parametrizations'\)",
+    ):
+        _ = face.scaled  # fmt: skip
