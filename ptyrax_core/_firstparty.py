@@ -51,7 +51,11 @@ OTHER_KINDS: dict[str, tuple[str, ...]] = {
 """Distribution -> the registry names of the classes of other kinds it contributes (penalties:
 the kind ptyrax-reconstruct defines)."""
 
-COMMANDS: dict[str, str] = {"demo": "ptyrax-demo", "reconstruct": "ptyrax-reconstruct"}
+COMMANDS: dict[str, str] = {
+    "demo": "ptyrax-demo",
+    "reconstruct": "ptyrax-reconstruct",
+    "inspect": "ptyrax-reconstruct",
+}
 """Subcommand of `ptyrax` -> the first-party distribution that adds it."""
 
 _PROVIDER = {

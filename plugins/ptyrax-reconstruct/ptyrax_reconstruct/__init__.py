@@ -116,9 +116,10 @@ def __dir__() -> list[str]:
 
 @ptyrax_core.hookimpl
 def ptyrax_commands(commands):
-    from ._command import add_parser
+    from . import _command, _inspect
 
-    add_parser(commands)
+    _command.add_parser(commands)
+    _inspect.add_parser(commands)
 
 
 @ptyrax_core.hookimpl

@@ -12,7 +12,7 @@ LAYERS = [
     {"_guess", "_model", "_config", "_readers"},
     {"_fit"},
     {"_run"},
-    {"_command", "testing"},
+    {"_command", "_inspect", "testing"},
 ]
 """Lowest first: a module imports only modules of the layers below its own."""
 PACKAGE = pathlib.Path(ptyrax_reconstruct.__file__).parent
