@@ -3,6 +3,7 @@
 import argparse
 import inspect
 import json
+import os
 import pathlib
 import sys
 import warnings
@@ -203,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     except _scaffold.ScaffoldError as e:
         print(f"ptyrax new-plugin: error: {e}", file=sys.stderr)
         return e.status
+    except BrokenPipeError:  # the reader of the output left (`ptyrax plugins | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 1
 
 
 if __name__ == "__main__":

@@ -181,3 +181,15 @@ def test_load_failures_are_one_line_warnings_for_other_commands(plugin_env, caps
     assert out == "hello, world, from ptyrax-test-good\n"
     assert err.startswith("ptyrax: warning: ptyrax plugin 'broken_import'")
     assert err.count("\n") == 1
+
+
+def test_output_cut_short_by_its_reader_is_no_error(plugin_env):
+    """`ptyrax plugins | head -1`: the pipe closes early; no traceback, as with any tool."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PTYRAX_")}
+    env["PTYRAX_PLUGINS"] = "good"
+    ptyrax = pathlib.Path(sys.executable).parent / "ptyrax"
+    for reader in ("head -c 0", "head -c 10"):  # gone before the first line, or after a part
+        done = subprocess.run(
+            f"'{ptyrax}' show index_slice | {reader}", shell=True, capture_output=True, env=env
+        )
+        assert done.stdout == b"ptyrax_cor"[: int(reader[-2:])] and done.stderr == b"", done
