@@ -197,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         shown = command_problems if args.run is _plugins else load_problems + command_problems
         for problem in shown:  # `ptyrax plugins` lists the load failures itself
             print(f"ptyrax: warning: {problem.message}", file=sys.stderr)
-        return args.run(args)
+        status = args.run(args)
+        sys.stdout.flush()  # a reader gone shows here (not at exit), for the except below
+        return status
     except (PluginError, UnknownNameError) as e:
         print(f"ptyrax: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
