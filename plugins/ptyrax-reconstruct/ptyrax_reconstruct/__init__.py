@@ -18,6 +18,12 @@ from typing import TYPE_CHECKING, Any
 import ptyrax_core
 
 if TYPE_CHECKING:
+    from ._array_reader import ArrayReader as ArrayReader, take as take
+    from ._calibration import (
+        electron_wavelength as electron_wavelength,
+        grid_translations as grid_translations,
+        photon_wavelength as photon_wavelength,
+    )
     from ._config import Config as Config, Stage as Stage, load_config as load_config
     from ._cxi import Scan as Scan, read_cxi as read_cxi, write_cxi as write_cxi
     from ._distributed import (
@@ -88,6 +94,11 @@ _LAZY = {
     "angular_spectrum": "._propagate",
     "fourier_shift": "._propagate",
     "shift_ramp": "._propagate",
+    "ArrayReader": "._array_reader",
+    "take": "._array_reader",
+    "electron_wavelength": "._calibration",
+    "grid_translations": "._calibration",
+    "photon_wavelength": "._calibration",
     "READERS": "._readers",
     "CxiReader": "._readers",
     "Reader": "._readers",
@@ -124,6 +135,7 @@ def ptyrax_commands(commands):
 
 @ptyrax_core.hookimpl
 def ptyrax_readers():
+    from ._formats import Hdf5Reader, MatReader, NpyReader, RawReader, TiffReader, ZarrReader
     from ._readers import CxiReader
 
-    return [CxiReader]
+    return [CxiReader, Hdf5Reader, NpyReader, TiffReader, ZarrReader, MatReader, RawReader]

@@ -38,23 +38,29 @@ class Scan:
         wavelength: metres.
         distance: sample to detector, metres.
         basis: `(3, 2)` detector basis vectors, metres per row and column step.
+
+        A reader leaves `translations`, `wavelength`, `distance` or `basis` None where its file
+        lacks them; the config's `[data]` table then gives them (`read_data` fills them in).
         counts: the frames as an array when they are in memory (else None): use `frames`.
         source: how a reader other than CXI reads frames: `source(indices)` returns the
             frames at a slice or an index array, `(n, rows, columns)`, raising
             `ReconstructError` where they cannot be read (None: a CXI file, or `counts`).
         locations: where the frames and the translations are in the file, for messages.
+        scan_shape: `(rows, columns)` of the scan grid for frames that are a 4D scan (frame
+            `i * columns + j` at grid row `i`, column `j`), else None.
     """
 
     path: pathlib.Path | None
     frames_shape: tuple[int, int, int]
-    translations: np.ndarray
+    translations: np.ndarray | None
     valid: np.ndarray
-    wavelength: float
-    distance: float
-    basis: np.ndarray
+    wavelength: float | None
+    distance: float | None
+    basis: np.ndarray | None
     counts: np.ndarray | None = None
     source: Callable[[slice | np.ndarray], np.ndarray] | None = None
     locations: tuple[str, str] = (f"{_DETECTOR}/data", _TRANSLATION)
+    scan_shape: tuple[int, int] | None = None
 
     def frames(self, indices: slice | np.ndarray = slice(None)) -> np.ndarray:
         """The frames at `indices` (a slice reads only those from the file), float32 counts,

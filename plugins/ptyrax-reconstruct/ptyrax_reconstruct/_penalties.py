@@ -9,6 +9,7 @@ the same jitted call. The reported loss and deviance stay the data term alone.
 
 import abc
 import dataclasses
+import math
 from typing import Any, ClassVar
 
 import equinox as eqx
@@ -19,9 +20,64 @@ import ptyrax_core
 
 from ._errors import ReconstructError
 
+# atan(u) = u + u**3 P(u**2) for |u| <= tan(pi / 8): Cephes' atanf (S. L. Moshier), relative
+# error 1.9e-7 at most on that range.
+_ATAN = (8.05374449538e-2, -1.38776856032e-1, 1.99777106478e-1, -3.33329491539e-1)
+_TAN_PI_8 = math.sqrt(2.0) - 1.0
+
+
+def _atan2(y: jax.Array, x: jax.Array) -> jax.Array:
+    """`atan2(y, x)` in `[-pi, pi]` from multiplications, divisions and selects, which XLA
+    vectorizes (its own `atan2` on CPU is a scalar library call per element): the angle
+    `t = min(|x|, |y|) / max(|x|, |y|)` in `[0, 1]`, reduced to `[-tan(pi/8), tan(pi/8)]`
+    (`(t - 1) / (t + 1)`, plus pi/4) for the polynomial, then its octant. 0 at `x = y = 0`."""
+    ax, ay = jnp.abs(x), jnp.abs(y)
+    big, small = jnp.maximum(ax, ay), jnp.minimum(ax, ay)
+    reduced = small > _TAN_PI_8 * big
+    den = jnp.where(reduced, small + big, big)
+    u = jnp.where(reduced, small - big, small) / jnp.where(den == 0, 1, den)
+    z = u * u
+    p = _ATAN[0]
+    for c in _ATAN[1:]:
+        p = p * z + c
+    a = jnp.where(reduced, math.pi / 4, 0.0) + (u + u * z * p)
+    a = jnp.where(ay > ax, math.pi / 2 - a, a)
+    a = jnp.where(x < 0, math.pi - a, a)
+    return jnp.where(jnp.signbit(y), -a, a)
+
+
+@jax.custom_jvp
+def _phase_of_parts(re: jax.Array, im: jax.Array) -> jax.Array:
+    return _atan2(im, re)
+
+
+@_phase_of_parts.defjvp
+def _phase_jvp(primals, tangents):
+    """d atan2(im, re) = (re dim - im dre) / (re**2 + im**2), exactly; 0 at 0."""
+    (re, im), (dre, dim) = primals, tangents
+    s = re * re + im * im
+    return jax.lax.optimization_barrier(_atan2(im, re)), jnp.where(s == 0, 0, (re * dim - im * dre) / jnp.where(s == 0, 1, s))
+
+
+def phase(x: jax.Array) -> jax.Array:
+    """The phase of `x` in `[-pi, pi]` (`x` complex, or real: 0 or pi), 0 where `x` is 0, with
+    a finite gradient there (0).
+
+    For float32 and complex64, computed from multiplications and selects rather than XLA's
+    `atan2` (a scalar library call per element on CPU: most of an epoch's penalty cost on the
+    shipped scan), within 1 float32 rounding of pi of the exact phase, and its gradient from
+    the exact formula `(re dim - im dre) / |x|**2`. Wider types: `jnp.angle`.
+    """
+    x = jnp.asarray(x)
+    re, im = jnp.real(x), jnp.imag(x)
+    if jnp.finfo(re.dtype).bits > 32:
+        return jnp.angle(jnp.where(x == 0, 1, x))
+    return _phase_of_parts(re, im)
+
+
 PARTS = {
     "value": lambda x: x,
-    "phase": lambda x: jnp.angle(jnp.where(x == 0, 1, x)),  # 0 at 0, with a finite gradient
+    "phase": phase,  # 0 at 0, with a finite gradient
     "amplitude": jnp.abs,
     "real": jnp.real,
     "imag": jnp.imag,

@@ -54,12 +54,22 @@ class CxiReader(Reader):
 
 def read_data(path: pathlib.Path, reader: str | None, arguments: dict[str, Any]) -> Scan:
     """The scan in `path`, read by the reader named `reader` (None: the installed reader
-    whose `suffixes` end the file's name) made with `arguments`.
+    whose `suffixes` end the file's name) made with `arguments`, the calibration and
+    positions among them (`_calibration.KEYS`) given or replaced for every reader.
 
     Raises:
         ReconstructError: no installed reader of that name (or for that name ending), the
-            reader does not take `arguments`, or it cannot read the file.
+            reader does not take `arguments`, it cannot read the file, or the scan lacks
+            what neither the file nor the config gives.
     """
+    from ._calibration import KEYS, complete
+
+    given = {k: v for k, v in arguments.items() if k in KEYS}
+    arguments = {k: v for k, v in arguments.items() if k not in KEYS}
+    return complete(_read(path, reader, arguments), given)
+
+
+def _read(path: pathlib.Path, reader: str | None, arguments: dict[str, Any]) -> Scan:
     registry = ptyrax_core.registry
     if reader is None:
         name = path.name.lower()
@@ -85,9 +95,11 @@ def read_data(path: pathlib.Path, reader: str | None, arguments: dict[str, Any])
     ]
     unknown = sorted(set(arguments) - set(takes))
     if unknown:
+        from ._calibration import KEYS
+
         raise ReconstructError(
             f"config: data.{unknown[0]}: the {reader} reader takes no such argument; its "
-            f"arguments: {', '.join(takes) or 'none'}"
+            f"arguments: {', '.join(takes) or 'none'}; every reader's: {', '.join(KEYS)}"
         )
     try:
         made = cls(**arguments)

@@ -9,8 +9,10 @@ import ptyrax_reconstruct
 LAYERS = [
     {"_errors", "_loss", "_propagate", "_score", "_outputs"},
     {"_memory", "_geometry", "_cxi", "_distributed", "_forward", "_penalties"},
-    {"_guess", "_model", "_config", "_readers"},
-    {"_fit"},
+    {"_guess", "_model", "_config", "_calibration"},
+    {"_readers"},
+    {"_array_reader"},
+    {"_formats", "_fit"},
     {"_run"},
     {"_command", "_inspect", "testing"},
 ]

@@ -1,0 +1,194 @@
+"""What the config's `[data]` table gives or overrides of a scan, whatever its reader.
+
+Files often lack the wavelength, the detector's distance and pixel size, or the positions (a
+4D-STEM scan is a grid); a reader leaves what its file lacks as None and the config fills it,
+or replaces what the file holds:
+
+- `wavelength` (m), or `photon_energy` (keV, X-rays) or `electron_energy` (keV, the
+  relativistic wavelength);
+- `distance` (m, sample to detector) and `pixel_size` (m, one number or `[rows, columns]`);
+- `scan_step` (m, one number or `[rows, columns]`), `scan_shape` (`[rows, columns]`; a 4D
+  scan's own by default) and `scan_rotation` (degrees): positions on a raster grid.
+"""
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+
+from ._cxi import Scan, check_basis
+from ._errors import ReconstructError
+
+KEYS = (
+    "wavelength",
+    "photon_energy",
+    "electron_energy",
+    "distance",
+    "pixel_size",
+    "scan_step",
+    "scan_shape",
+    "scan_rotation",
+)
+"""The `[data]` keys the engine takes for every reader (a reader's own arguments are the rest)."""
+
+_HC = 6.62607015e-34 * 299792458.0  # J m
+_KEV = 1.602176634e-16  # J
+_ELECTRON_REST = 510.99895  # keV
+
+
+def photon_wavelength(energy: float) -> float:
+    """The wavelength (m) of photons of `energy` keV.
+
+    Example:
+        >>> round(photon_wavelength(12.398) * 1e10, 4)  # about 1 A
+        1.0
+    """
+    return _HC / (energy * _KEV)
+
+
+def electron_wavelength(energy: float) -> float:
+    """The relativistic wavelength (m) of electrons of kinetic `energy` keV.
+
+    Example:
+        >>> round(electron_wavelength(300.0) * 1e12, 4)  # 1.9687 pm at 300 kV
+        1.9687
+    """
+    pc = math.sqrt(energy * (energy + 2 * _ELECTRON_REST)) * _KEV
+    return _HC / pc
+
+
+def grid_translations(
+    shape: tuple[int, int], step: float | tuple[float, float], rotation: float = 0.0
+) -> np.ndarray:
+    """Sample translations `(rows * columns, 3)` (m) of a raster scan: frame
+    `k = i * columns + j` at `(x, y) = (j * column_step, i * row_step)`, turned by `rotation`
+    degrees (counter-clockwise, x towards y) about the first position; z is 0.
+
+    Example:
+        >>> grid_translations((2, 3), 1e-9)[:, :2] * 1e9
+        array([[0., 0.],
+               [1., 0.],
+               [2., 0.],
+               [0., 1.],
+               [1., 1.],
+               [2., 1.]])
+    """
+    row_step, column_step = (step, step) if np.ndim(step) == 0 else step
+    i, j = np.divmod(np.arange(shape[0] * shape[1]), shape[1])
+    x, y = j * float(column_step), i * float(row_step)
+    turn = math.radians(rotation)
+    c, s = math.cos(turn), math.sin(turn)
+    return np.stack([c * x - s * y, s * x + c * y, np.zeros_like(x)], axis=1)
+
+
+def complete(scan: Scan, given: dict[str, Any]) -> Scan:
+    """`scan` with what the config gives (the `KEYS` in `given`) in place of what its file
+    holds, checked complete.
+
+    Raises:
+        ReconstructError: a value of the wrong kind, a grid whose size is not the number of
+            frames, or what the scan still lacks (naming the key to add).
+    """
+    where = f"{scan.path}" if scan.path else "the scan"
+    changes: dict[str, Any] = {}
+    energies = [k for k in ("wavelength", "photon_energy", "electron_energy") if k in given]
+    if len(energies) > 1:
+        raise ReconstructError(
+            f"config: data.{energies[1]}: give one of data.{energies[0]} and data.{energies[1]}"
+        )
+    if "wavelength" in given:
+        changes["wavelength"] = _positive(given["wavelength"], "wavelength")
+    elif "photon_energy" in given:
+        changes["wavelength"] = photon_wavelength(
+            _positive(given["photon_energy"], "photon_energy")
+        )
+    elif "electron_energy" in given:
+        energy = _positive(given["electron_energy"], "electron_energy")
+        changes["wavelength"] = electron_wavelength(energy)
+    if "distance" in given:
+        changes["distance"] = _positive(given["distance"], "distance")
+    if "pixel_size" in given:
+        y, x = _pair(given["pixel_size"], "pixel_size")
+        changes["basis"] = np.array([[0.0, -x], [-y, 0.0], [0.0, 0.0]])
+    grid = {k: given[k] for k in ("scan_shape", "scan_rotation") if k in given}
+    if "scan_step" in given:
+        changes["translations"] = _grid(scan, given["scan_step"], grid)
+    elif grid:
+        raise ReconstructError(
+            f"config: data.{next(iter(grid))}: a scan grid needs data.scan_step (m, one number "
+            "or [rows, columns])"
+        )
+    scan = dataclasses.replace(scan, **changes)
+    for name, add in (
+        ("wavelength", "data.wavelength (m), data.photon_energy or data.electron_energy (keV)"),
+        ("distance", "data.distance (m, sample to detector)"),
+        ("basis", "data.pixel_size (m, the detector's pixel)"),
+        ("translations", "data.scan_step (m; with data.scan_shape unless the frames are 4D)"),
+    ):
+        if getattr(scan, name) is None:
+            what = "positions" if name == "translations" else name.replace("basis", "pixel size")
+            raise ReconstructError(f"config: {add} is needed: {where} gives no {what}")
+    check_basis(np.asarray(scan.basis, np.float64), f"{where}: the detector's basis vectors")
+    return scan
+
+
+def _grid(scan: Scan, step: Any, given: dict[str, Any]) -> np.ndarray:
+    n = scan.frames_shape[0]
+    if "scan_shape" in given:
+        shape = given["scan_shape"]
+        if not (
+            isinstance(shape, list | tuple)
+            and len(shape) == 2
+            and all(isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in shape)
+        ):
+            raise ReconstructError(
+                f"config: data.scan_shape must be [rows, columns], two positive integers; "
+                f"got {shape!r}"
+            )
+    elif scan.scan_shape is not None:
+        shape = scan.scan_shape
+    else:
+        raise ReconstructError(
+            f"config: data.scan_shape is needed with data.scan_step: {scan.path} holds a "
+            f"stack of {n} frames, not a 4D scan"
+        )
+    if shape[0] * shape[1] != n:
+        raise ReconstructError(
+            f"config: data.scan_shape: {list(shape)} makes {shape[0] * shape[1]} positions; "
+            f"the file has {n} frames"
+        )
+    rotation = given.get("scan_rotation", 0.0)
+    if isinstance(rotation, bool) or not isinstance(rotation, int | float):
+        raise ReconstructError(f"config: data.scan_rotation must be degrees; got {rotation!r}")
+    if not math.isfinite(rotation):
+        raise ReconstructError(f"config: data.scan_rotation must be finite; got {rotation}")
+    row, column = _pair(step, "scan_step", positive=False)
+    return grid_translations(tuple(shape), (row, column), float(rotation))
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ReconstructError(f"config: data.{name} must be a finite number; got {value!r}")
+    return float(value)
+
+
+def _positive(value: Any, name: str) -> float:
+    number = _number(value, name)
+    if number <= 0:
+        raise ReconstructError(f"config: data.{name} must be positive; got {value!r}")
+    return number
+
+
+def _pair(value: Any, name: str, positive: bool = True) -> tuple[float, float]:
+    """One number or `[rows, columns]`, each positive (or, for steps, non-zero)."""
+    values = value if isinstance(value, list | tuple) else [value, value]
+    if len(values) != 2:
+        raise ReconstructError(
+            f"config: data.{name} must be one number or [rows, columns]; got {value!r}"
+        )
+    numbers = tuple(_number(v, name) for v in values)
+    if any(v <= 0 if positive else v == 0 for v in numbers):
+        kind = "positive" if positive else "non-zero"
+        raise ReconstructError(f"config: data.{name} must be {kind} (m); got {value!r}")
+    return numbers
