@@ -82,9 +82,18 @@ def grid_translations(
     return np.stack([c * x - s * y, s * x + c * y, np.zeros_like(x)], axis=1)
 
 
-def complete(scan: Scan, given: dict[str, Any]) -> Scan:
+MISSING = {
+    "wavelength": "data.wavelength (m), data.photon_energy or data.electron_energy (keV)",
+    "distance": "data.distance (m, sample to detector)",
+    "basis": "data.pixel_size (m, the detector's pixel)",
+    "translations": "data.scan_step (m; with data.scan_shape unless the frames are 4D)",
+}
+"""What to add to the config for each part of a scan its file lacks."""
+
+
+def complete(scan: Scan, given: dict[str, Any], require: bool = True) -> Scan:
     """`scan` with what the config gives (the `KEYS` in `given`) in place of what its file
-    holds, checked complete.
+    holds, checked complete (with `require`; else what is lacking stays None).
 
     Raises:
         ReconstructError: a value of the wrong kind, a grid whose size is not the number of
@@ -120,16 +129,12 @@ def complete(scan: Scan, given: dict[str, Any]) -> Scan:
             "or [rows, columns])"
         )
     scan = dataclasses.replace(scan, **changes)
-    for name, add in (
-        ("wavelength", "data.wavelength (m), data.photon_energy or data.electron_energy (keV)"),
-        ("distance", "data.distance (m, sample to detector)"),
-        ("basis", "data.pixel_size (m, the detector's pixel)"),
-        ("translations", "data.scan_step (m; with data.scan_shape unless the frames are 4D)"),
-    ):
-        if getattr(scan, name) is None:
+    for name, add in MISSING.items():
+        if require and getattr(scan, name) is None:
             what = "positions" if name == "translations" else name.replace("basis", "pixel size")
             raise ReconstructError(f"config: {add} is needed: {where} gives no {what}")
-    check_basis(np.asarray(scan.basis, np.float64), f"{where}: the detector's basis vectors")
+    if scan.basis is not None:
+        check_basis(np.asarray(scan.basis, np.float64), f"{where}: the detector's basis vectors")
     return scan
 
 

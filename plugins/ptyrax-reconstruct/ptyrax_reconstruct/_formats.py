@@ -47,7 +47,7 @@ class NpyReader(ArrayReader):
         try:
             archive = zipfile.ZipFile(path)
         except zipfile.BadZipFile:
-            raise ValueError("not a zip archive (an .npz file is one)") from None
+            raise ValueError("not a zip archive, as an .npz file is") from None
         with archive:
             yield {
                 name.removesuffix(".npy"): _NpzMember(archive, name)
@@ -123,8 +123,8 @@ class MatReader(ArrayReader):
 
         try:
             contents = scipy.io.loadmat(path, simplify_cells=True)
-        except (NotImplementedError, scipy.io.matlab.MatReadError) as e:
-            raise ValueError(f"not a MATLAB file ({e})") from None
+        except Exception as e:  # SciPy's parser fails on other bytes in many ways
+            raise ValueError(f"not a MATLAB file: {type(e).__name__}: {e}") from None
         yield dict(_flatten(contents))
 
 

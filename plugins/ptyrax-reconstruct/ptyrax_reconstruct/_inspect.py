@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         arguments = _arguments(args.arg)
-        scan = read_data(args.file, args.reader, arguments)
+        scan = read_data(args.file, args.reader, arguments, require=False)
         mean = _mean_pattern(scan)
         print(summary(scan, mean))
         if args.png is not None:
@@ -79,26 +79,44 @@ def _mean_pattern(scan, chunk: int = 256) -> np.ndarray:
 
 def summary(scan, mean: np.ndarray) -> str:
     """The lines `ptyrax inspect` prints for `scan` (whose mean frame is `mean`)."""
+    from ._calibration import MISSING
+
     n, rows, columns = scan.frames_shape
-    steps = np.linalg.norm(np.asarray(scan.basis, np.float64), axis=0)
-    low, high = scan.translations.min(axis=0), scan.translations.max(axis=0)
     bad = int((~np.asarray(scan.valid)).sum())
+    grid = f", a {scan.scan_shape[0]} x {scan.scan_shape[1]} scan" if scan.scan_shape else ""
     lines = [
         f"file         {scan.path}",
-        f"frames       {n} of {rows} x {columns} ({scan.locations[0]})",
+        f"frames       {n} of {rows} x {columns}{grid} ({scan.locations[0]})",
         f"counts       mean {mean.mean():.4g} a pixel, {mean.sum():.4g} a frame; "
         f"brightest pixel of the mean frame {mean.max():.4g}",
         f"mask         {bad} bad pixel(s) of {rows * columns}",
-        f"wavelength   {scan.wavelength:.6g} m",
-        f"distance     {scan.distance:.6g} m (sample to detector)",
-        f"pixel        {steps[0]:.6g} x {steps[1]:.6g} m (detector rows x columns)",
-        "translations "
-        + ", ".join(
-            f"{axis} {lo * 1e6 + 0.0:.4g} to {hi * 1e6 + 0.0:.4g} um"
-            for axis, lo, hi in zip("xyz", low, high, strict=True)
-        )
-        + f" ({scan.locations[1]})",
     ]
+    absent = "not in the file: give {}"
+    if scan.wavelength is None:
+        lines.append("wavelength   " + absent.format(MISSING["wavelength"]))
+    else:
+        lines.append(f"wavelength   {scan.wavelength:.6g} m")
+    if scan.distance is None:
+        lines.append("distance     " + absent.format(MISSING["distance"]))
+    else:
+        lines.append(f"distance     {scan.distance:.6g} m (sample to detector)")
+    if scan.basis is None:
+        lines.append("pixel        " + absent.format(MISSING["basis"]))
+    else:
+        steps = np.linalg.norm(np.asarray(scan.basis, np.float64), axis=0)
+        lines.append(f"pixel        {steps[0]:.6g} x {steps[1]:.6g} m (detector rows x columns)")
+    if scan.translations is None:
+        lines.append("translations " + absent.format(MISSING["translations"]))
+    else:
+        low, high = scan.translations.min(axis=0), scan.translations.max(axis=0)
+        lines.append(
+            "translations "
+            + ", ".join(
+                f"{axis} {lo * 1e6 + 0.0:.4g} to {hi * 1e6 + 0.0:.4g} um"
+                for axis, lo, hi in zip("xyz", low, high, strict=True)
+            )
+            + f" ({scan.locations[1]})"
+        )
     return "\n".join(lines)
 
 
@@ -108,15 +126,18 @@ def _picture(scan, mean: np.ndarray, path: pathlib.Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 4.2))
+    positions = scan.translations is not None
+    figure, axes = plt.subplots(1, 1 + positions, figsize=(4.5 * (1 + positions), 4.2))
+    left = axes[0] if positions else axes
     left.imshow(np.log10(np.maximum(mean, 1e-3) + 1), cmap="magma")
     left.set_title("mean pattern, log10(1 + counts)")
-    t = scan.translations * 1e6
-    right.plot(t[:, 0], t[:, 1], ".-", markersize=3, linewidth=0.5)
-    right.set_aspect("equal")
-    right.set_xlabel("x (um)")
-    right.set_ylabel("y (um)")
-    right.set_title(f"{len(t)} positions")
+    if positions:
+        t = scan.translations * 1e6
+        axes[1].plot(t[:, 0], t[:, 1], ".-", markersize=3, linewidth=0.5)
+        axes[1].set_aspect("equal")
+        axes[1].set_xlabel("x (um)")
+        axes[1].set_ylabel("y (um)")
+        axes[1].set_title(f"{len(t)} positions")
     figure.tight_layout()
     try:
         figure.savefig(path, dpi=100)

@@ -56,7 +56,7 @@ def _phase_jvp(primals, tangents):
     """d atan2(im, re) = (re dim - im dre) / (re**2 + im**2), exactly; 0 at 0."""
     (re, im), (dre, dim) = primals, tangents
     s = re * re + im * im
-    return jax.lax.optimization_barrier(_atan2(im, re)), jnp.where(s == 0, 0, (re * dim - im * dre) / jnp.where(s == 0, 1, s))
+    return _atan2(im, re), jnp.where(s == 0, 0, (re * dim - im * dre) / jnp.where(s == 0, 1, s))
 
 
 def phase(x: jax.Array) -> jax.Array:

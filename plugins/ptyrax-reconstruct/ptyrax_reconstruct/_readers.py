@@ -52,10 +52,13 @@ class CxiReader(Reader):
         return read_cxi(path)
 
 
-def read_data(path: pathlib.Path, reader: str | None, arguments: dict[str, Any]) -> Scan:
+def read_data(
+    path: pathlib.Path, reader: str | None, arguments: dict[str, Any], require: bool = True
+) -> Scan:
     """The scan in `path`, read by the reader named `reader` (None: the installed reader
     whose `suffixes` end the file's name) made with `arguments`, the calibration and
-    positions among them (`_calibration.KEYS`) given or replaced for every reader.
+    positions among them (`_calibration.KEYS`) given or replaced for every reader; with
+    `require`, checked complete (else what neither gives stays None).
 
     Raises:
         ReconstructError: no installed reader of that name (or for that name ending), the
@@ -66,7 +69,7 @@ def read_data(path: pathlib.Path, reader: str | None, arguments: dict[str, Any])
 
     given = {k: v for k, v in arguments.items() if k in KEYS}
     arguments = {k: v for k, v in arguments.items() if k not in KEYS}
-    return complete(_read(path, reader, arguments), given)
+    return complete(_read(path, reader, arguments), given, require)
 
 
 def _read(path: pathlib.Path, reader: str | None, arguments: dict[str, Any]) -> Scan:
@@ -82,6 +85,11 @@ def _read(path: pathlib.Path, reader: str | None, arguments: dict[str, Any]) -> 
             raise ReconstructError(
                 f"config: data.reader: no installed reader opens {path.name!r} by its name; "
                 f"name one (installed: {', '.join(registry.names(READERS.plural))})"
+            )
+        if len(by_suffix) > 1:
+            raise ReconstructError(
+                f"config: data.reader: {len(by_suffix)} installed readers open {path.name!r} "
+                f"by its name ({', '.join(by_suffix)}); name one"
             )
         reader = by_suffix[0]
     try:

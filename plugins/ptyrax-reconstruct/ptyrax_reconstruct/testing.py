@@ -24,9 +24,13 @@ from ._readers import Reader
 READER_RULES = (
     "1. read(path) returns a Scan",
     "2. frames read by range (a slice, an index array) equal the whole read's frames",
-    "3. shapes agree: frames (N, rows, columns), translations (N, 3), valid (rows, columns) bool",
-    "4. calibration in metres: finite, positive; a wavelength below 1e-5 m",
+    "3. shapes agree: frames (N, rows, columns), translations (N, 3), valid (rows, columns) "
+    "bool, a scan grid of N positions",
+    "4. calibration in metres: finite, positive; a wavelength below 1e-5 m (or None: the "
+    "config gives it)",
     "5. a file that is not there is one ReconstructError line that names it",
+    "6. its arguments are not named like the engine's [data] keys (file, reader, wavelength, "
+    "...), which never reach it",
 )
 PENALTY_RULES = (
     "1. the value is a real, finite, non-negative scalar",
@@ -48,7 +52,13 @@ def check_reader(reader: Reader, path: str | pathlib.Path) -> Scan:
     Raises:
         AssertionError: naming the first rule of `READER_RULES` broken.
     """
+    import inspect
+
+    from ._calibration import KEYS
+
     path = pathlib.Path(path)
+    taken = set(inspect.signature(type(reader)).parameters) & {*KEYS, "file", "reader"}
+    _rule(not taken, READER_RULES, 6, f"{', '.join(sorted(taken))}")
     scan = reader.read(path)
     _rule(isinstance(scan, Scan), READER_RULES, 1, f"got {type(scan).__name__}")
     n, rows, columns = scan.frames_shape
@@ -58,26 +68,33 @@ def check_reader(reader: Reader, path: str | pathlib.Path) -> Scan:
     for indices, expected in ((slice(1, n), whole[1:]), (picks, whole[picks])):
         part = scan.frames(indices)
         _rule(np.array_equal(part, expected), READER_RULES, 2, f"frames at {indices}")
-    _rule(
-        np.shape(scan.translations) == (n, 3) and np.isfinite(scan.translations).all(),
-        READER_RULES,
-        3,
-        f"translations {np.shape(scan.translations)}, finite: "
-        f"{bool(np.isfinite(scan.translations).all())}",
-    )
+    if scan.translations is not None:
+        _rule(
+            np.shape(scan.translations) == (n, 3) and np.isfinite(scan.translations).all(),
+            READER_RULES,
+            3,
+            f"translations {np.shape(scan.translations)}, finite: "
+            f"{bool(np.isfinite(scan.translations).all())}",
+        )
     valid = np.asarray(scan.valid)
     _rule(valid.shape == (rows, columns) and valid.dtype == bool, READER_RULES, 3, "valid")
+    if scan.scan_shape is not None:
+        grid = tuple(scan.scan_shape)
+        _rule(len(grid) == 2 and grid[0] * grid[1] == n, READER_RULES, 3, f"scan_shape {grid}")
     calibration = {"wavelength": scan.wavelength, "distance": scan.distance}
     for name, value in calibration.items():
-        _rule(np.isfinite(value) and value > 0, READER_RULES, 4, f"{name} {value}")
-    _rule(scan.wavelength < 1e-5, READER_RULES, 4, f"wavelength {scan.wavelength} m")
-    basis = np.asarray(scan.basis, np.float64)
-    _rule(
-        basis.shape == (3, 2) and np.isfinite(basis).all() and (np.abs(basis).sum(0) > 0).all(),
-        READER_RULES,
-        4,
-        f"basis {basis.tolist()}",
-    )
+        if value is not None:
+            _rule(np.isfinite(value) and value > 0, READER_RULES, 4, f"{name} {value}")
+    if scan.wavelength is not None:
+        _rule(scan.wavelength < 1e-5, READER_RULES, 4, f"wavelength {scan.wavelength} m")
+    if scan.basis is not None:
+        basis = np.asarray(scan.basis, np.float64)
+        _rule(
+            basis.shape == (3, 2) and np.isfinite(basis).all() and (np.abs(basis).sum(0) > 0).all(),
+            READER_RULES,
+            4,
+            f"basis {basis.tolist()}",
+        )
     missing = path.with_name(path.name + ".not-there")
     try:
         reader.read(missing)

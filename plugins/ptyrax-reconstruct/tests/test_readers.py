@@ -131,8 +131,16 @@ def test_the_reader_kit_names_the_rule_a_reader_breaks(shipped_scan):
             scan = super().read(path)
             return dataclasses.replace(scan, wavelength=scan.wavelength * 1e9)
 
+    class Calibrated(CxiReader):
+        registry_name = "calibrated"
+
+        def __init__(self, distance: float = 1.0):  # never given: the engine takes data.distance
+            self.distance = distance
+
     with pytest.raises(AssertionError, match=r"rule 2\. frames read by range"):
         check_reader(Shifted(), shipped_scan)
+    with pytest.raises(AssertionError, match=r"rule 6\. its arguments are not named .*: distance"):
+        check_reader(Calibrated(), shipped_scan)
     with pytest.raises(AssertionError, match=r"rule 4\. calibration in metres"):
         check_reader(Nanometres(), shipped_scan)
 

@@ -48,7 +48,8 @@ def test_a_scaffolded_reader_and_penalty_are_usable_by_name_once_installed(tmp_p
     (tmp_path / "scan.toml").write_text(
         f"""
 [data]
-file = "scan.npz"        # no reader named: the one that opens .npz files
+file = "scan.npz"
+reader = "labnpz"        # by name: the engine's npy reader opens .npz files too
 wavelength = {scan.wavelength!r}
 distance = {scan.distance!r}
 pixel_size = 55e-6
