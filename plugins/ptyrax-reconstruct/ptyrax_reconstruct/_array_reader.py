@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._cxi import Scan, why_unreadable
+from ._cxi import Scan, valid_pixels, why_unreadable
 from ._errors import ReconstructError
 from ._readers import Reader
 
@@ -179,18 +179,7 @@ class ArrayReader(Reader):
             raise ReconstructError(
                 f"config: data.mask: {path} has no {self.mask!r}; it holds {_listing(arrays)}"
             )
-        mask = np.asarray(arrays[self.mask][:])
-        if mask.shape != tuple(shape):
-            raise ReconstructError(
-                f"{path}: {self.mask} must have the frames' shape {tuple(shape)}; it has "
-                f"{mask.shape}"
-            )
-        valid = mask == 0
-        if not valid.any():
-            raise ReconstructError(
-                f"{path}: {self.mask} marks every pixel bad (nonzero): nothing is left to fit"
-            )
-        return valid
+        return valid_pixels(np.asarray(arrays[self.mask][:]), shape, f"{path}: {self.mask}")
 
     def _read_frames(self, path: pathlib.Path, key: str, indices) -> np.ndarray:
         try:

@@ -215,17 +215,9 @@ def _read_scan(path: pathlib.Path, f) -> Scan:
         raise ReconstructError(f"{path}: {_TRANSLATION} holds non-finite values")
     valid = np.ones((rows, columns), bool)
     if dataset(f"{_DETECTOR}/mask", required=False) is not None:
-        mask = read(f"{_DETECTOR}/mask", "biuf")
-        if mask.shape != (rows, columns):
-            raise ReconstructError(
-                f"{path}: {_DETECTOR}/mask must have the frames' shape {(rows, columns)}; "
-                f"it has {mask.shape}"
-            )
-        valid = mask == 0
-        if not valid.any():
-            raise ReconstructError(
-                f"{path}: {_DETECTOR}/mask marks every pixel bad (nonzero): nothing is left to fit"
-            )
+        valid = valid_pixels(
+            read(f"{_DETECTOR}/mask", "biuf"), (rows, columns), f"{path}: {_DETECTOR}/mask"
+        )
     distance = positive(f"{_DETECTOR}/distance")
     if dataset(f"{_SOURCE}/wavelength", required=False) is not None:
         wavelength = positive(f"{_SOURCE}/wavelength")
@@ -247,6 +239,19 @@ def _read_scan(path: pathlib.Path, f) -> Scan:
         x = positive(f"{_DETECTOR}/x_pixel_size")
         basis = np.array([[0.0, -x], [-y, 0.0], [0.0, 0.0]])
     return Scan(path, (n, rows, columns), translations, valid, wavelength, distance, basis)
+
+
+def valid_pixels(mask: np.ndarray, shape: tuple[int, int], where: str) -> np.ndarray:
+    """The pixels a detector mask (nonzero at bad pixels) leaves to fit, checked: of the
+    frames' `shape`, and not every pixel bad."""
+    if mask.shape != tuple(shape):
+        raise ReconstructError(
+            f"{where} must have the frames' shape {tuple(shape)}; it has {mask.shape}"
+        )
+    valid = mask == 0
+    if not valid.any():
+        raise ReconstructError(f"{where} marks every pixel bad (nonzero): nothing is left to fit")
+    return valid
 
 
 def check_basis(basis: np.ndarray, where: str) -> None:

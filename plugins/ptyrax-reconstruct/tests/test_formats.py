@@ -277,25 +277,24 @@ def test_bad_input_is_one_line_naming_the_key(tmp_path, kind, change, message):
     assert message.format(path=path) in text and "\n" not in text
 
 
-def test_without_a_key_the_frames_are_the_one_array_that_can_be(tmp_path):
-    np.savez(tmp_path / "none.npz", image=FRAMES[0], positions=POSITIONS)
-    np.savez(tmp_path / "two.npz", dp=FRAMES, background=FRAMES)
-    with pytest.raises(
-        ReconstructError,
-        match=re.escape(
-            f"config: data.frames: {tmp_path / 'none.npz'} holds no array of 3 or 4 dimensions "
-            "(image (12, 10), positions (12, 2)): name the frames' key with data.frames"
+@pytest.mark.parametrize(
+    ("arrays", "words"),
+    [
+        (
+            {"image": FRAMES[0], "positions": POSITIONS},
+            "holds no array of 3 or 4 dimensions (image (12, 10), positions (12, 2))",
         ),
-    ):
-        read_data(tmp_path / "none.npz", None, CALIBRATION)
-    with pytest.raises(
-        ReconstructError,
-        match=re.escape(
-            f"{tmp_path / 'two.npz'} holds 2 arrays of 3 or 4 dimensions (dp (12, 12, 10), "
-            "background (12, 12, 10)): name the frames' key with data.frames"
+        (
+            {"dp": FRAMES, "background": FRAMES},
+            "holds 2 arrays of 3 or 4 dimensions (dp (12, 12, 10), background (12, 12, 10))",
         ),
-    ):
-        read_data(tmp_path / "two.npz", None, CALIBRATION)
+    ],
+)
+def test_without_a_key_the_frames_are_the_one_array_that_can_be(tmp_path, arrays, words):
+    np.savez(tmp_path / "scan.npz", **arrays)
+    message = f"config: data.frames: {tmp_path / 'scan.npz'} {words}: name the frames' key with "
+    with pytest.raises(ReconstructError, match=re.escape(message + "data.frames")):
+        read_data(tmp_path / "scan.npz", None, CALIBRATION)
 
 
 def test_files_of_another_kind_are_one_line_naming_the_format(tmp_path):
