@@ -30,6 +30,7 @@ BENCHMARKS = {
     "g": "probes",
     "h": "multislice",
     "i": "distributed",
+    "j": "penalties",
 }
 
 

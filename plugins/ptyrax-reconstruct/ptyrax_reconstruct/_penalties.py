@@ -63,10 +63,14 @@ def phase(x: jax.Array) -> jax.Array:
     """The phase of `x` in `[-pi, pi]` (`x` complex, or real: 0 or pi), 0 where `x` is 0, with
     a finite gradient there (0).
 
-    For float32 and complex64, computed from multiplications and selects rather than XLA's
-    `atan2` (a scalar library call per element on CPU: most of an epoch's penalty cost on the
-    shipped scan), within 1 float32 rounding of pi of the exact phase, and its gradient from
-    the exact formula `(re dim - im dre) / |x|**2`. Wider types: `jnp.angle`.
+    For float32 and complex64 it is computed from multiplications, one division and selects
+    rather than XLA's `atan2`, a scalar library call per element on CPU that made most of the
+    cost of `on = "phase"` (a total variation of the shipped scan's object took 1 ms a step,
+    0.2 ms now). It is within 3e-7 rad of the exact phase (XLA's `atan2`: 1.3e-7), and small
+    phases keep their relative precision. Its gradient is the exact formula,
+    `(re dim - im dre) / |x|**2`, in float32 as for XLA's `atan2` (values that leave float32's
+    normal range on the way, `|x|` beyond about 1e-18 or 1e18, give 0; `jnp.angle` gives nan
+    below). Wider types: `jnp.angle`.
     """
     x = jnp.asarray(x)
     re, im = jnp.real(x), jnp.imag(x)
