@@ -86,14 +86,20 @@ class ZarrReader(ArrayReader):
     def arrays(self, path: pathlib.Path) -> Iterator[Mapping[str, Any]]:
         import zarr
 
+        zipped = path.is_file() and path.name.lower().endswith(".zip")
+        store = zarr.storage.ZipStore(path, mode="r") if zipped else str(path)
         try:
-            node = zarr.open(str(path), mode="r")
+            node = zarr.open(store, mode="r")
         except (FileNotFoundError, zarr.errors.NodeTypeValidationError) as e:
             raise ValueError(f"not a zarr store ({e})") from None
-        if isinstance(node, zarr.Array):
-            yield {"": node}
-        else:
-            yield {k: a for k, a in node.members(max_depth=None) if isinstance(a, zarr.Array)}
+        try:
+            if isinstance(node, zarr.Array):
+                yield {"": node}
+            else:
+                yield {k: a for k, a in node.members(max_depth=None) if isinstance(a, zarr.Array)}
+        finally:
+            if zipped:
+                store.close()
 
 
 class MatReader(ArrayReader):
@@ -188,14 +194,47 @@ def _hdf5_arrays(path: pathlib.Path) -> Iterator[Mapping[str, Any]]:
     import hdf5plugin  # noqa: F401  (registers the filters detectors compress with)
 
     with h5py.File(path, "r") as f:
-        found: dict[str, Any] = {}
+        yield _Hdf5Arrays(f)
+
+
+class _Hdf5Arrays(Mapping):
+    """An HDF5 file's numeric datasets by path: listed from the file's own tree, found by
+    path through links too (a detector's master file links its frames from other files)."""
+
+    def __init__(self, file: Any):
+        self.file, self.found = file, {}
 
         def visit(key: str, node: Any) -> None:  # a value other than None stops the visit
-            if hasattr(node, "dtype") and node.dtype.kind in "biufc" and node.shape:
-                found[key] = node
+            if _numeric(node):
+                self.found[key] = node
 
-        f.visititems(visit)
-        yield found
+        file.visititems(visit)
+
+    def __getitem__(self, key: str) -> Any:
+        node = self.found.get(key)
+        if node is None:
+            node = self.file.get(key)
+            if not _numeric(node):
+                raise KeyError(key)
+        return node
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            self[key]
+        except (KeyError, TypeError, ValueError, OSError):
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.found)
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+
+def _numeric(node: Any) -> bool:
+    """A dataset of numbers, not a scalar."""
+    return hasattr(node, "dtype") and node.dtype.kind in "biufc" and bool(node.shape)
 
 
 def _flatten(contents: dict, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:

@@ -364,3 +364,29 @@ def test_two_readers_of_one_name_ending_are_refused_until_the_config_names_one(
     ):
         read_data(path, None, {**CALIBRATION, **arguments})
     assert read_data(path, "lab_hdf5", {**CALIBRATION, **arguments}).frames_shape == (12, 12, 10)
+
+
+def test_a_master_file_s_frames_are_read_through_its_external_link(tmp_path):
+    """A detector's master file links its frames from a data file (Eiger, Jungfrau)."""
+    with h5py.File(tmp_path / "scan_data_000001.h5", "w") as f:
+        f.create_dataset("entry/data/data", data=FRAMES, **hdf5plugin.Bitshuffle())
+    with h5py.File(tmp_path / "scan_master.h5", "w") as f:
+        f["entry/data/data_000001"] = h5py.ExternalLink("scan_data_000001.h5", "entry/data/data")
+        f["entry/instrument/detector/pixel_mask"] = np.zeros((12, 10), np.uint32)
+    arguments = {
+        **CALIBRATION,
+        "frames": "entry/data/data_000001",
+        "mask": "entry/instrument/detector/pixel_mask",
+        "scan_step": 1e-6,
+        "scan_shape": [3, 4],
+    }
+    scan = read_data(tmp_path / "scan_master.h5", None, arguments)
+    assert np.array_equal(scan.frames(slice(3, 7)), FRAMES[3:7])
+
+
+def test_a_zipped_zarr_store_reads_as_a_folder_does(tmp_path):
+    store = zarr.storage.ZipStore(tmp_path / "scan.zarr.zip", mode="w")
+    zarr.save_array(store, SCAN4)
+    store.close()
+    scan = read_data(tmp_path / "scan.zarr.zip", None, {**CALIBRATION, "scan_step": 1e-6})
+    assert np.array_equal(scan.frames(np.array([7, 2])), FRAMES[[7, 2]])
