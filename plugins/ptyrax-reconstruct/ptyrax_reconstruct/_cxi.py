@@ -90,6 +90,7 @@ class Scan:
 
     def _read(self, indices: slice | np.ndarray) -> np.ndarray:
         import h5py
+        import hdf5plugin  # noqa: F401  (registers detectors' filters: bitshuffle-LZ4, ...)
 
         numbers = np.arange(self.frames_shape[0])[indices]
         try:
@@ -139,6 +140,7 @@ def read_cxi(path: str | os.PathLike) -> Scan:
             vectors) that is not finite and positive (or, for the basis, of rank 2).
     """
     import h5py
+    import hdf5plugin  # noqa: F401  (registers detectors' filters: bitshuffle-LZ4, ...)
 
     path = pathlib.Path(path)
     if not path.is_file():

@@ -264,3 +264,25 @@ def test_basis_of_rank_one(tmp_path):
     _raises(
         "basis_vectors must be", _write(tmp_path / "b.cxi", **{f"{DETECTOR}__basis_vectors": basis})
     )
+
+
+def test_frames_compressed_by_a_detector_s_filter_read(tmp_path):
+    """Bitshuffle-LZ4, as Eiger and Jungfrau write it: read in a fresh interpreter, where
+    nothing but the reader registers the filter."""
+    import subprocess
+    import sys
+
+    import hdf5plugin
+
+    path = _write(tmp_path / "scan.cxi", drop=(f"{DETECTOR}/data",))
+    frames = np.random.default_rng(1).poisson(5.0, size=(4, 6, 5)).astype(np.uint16)
+    with h5py.File(path, "a") as f:
+        f.create_dataset(f"{DETECTOR}/data", data=frames, **hdf5plugin.Bitshuffle())
+    code = (
+        "import sys; from ptyrax_reconstruct import read_cxi; "
+        "print(int(read_cxi(sys.argv[1]).frames().sum()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+    )
+    assert int(out.stdout) == int(frames.sum())
