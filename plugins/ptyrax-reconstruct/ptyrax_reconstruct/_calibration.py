@@ -6,7 +6,11 @@ or replaces what the file holds:
 
 - `wavelength` (m), or `photon_energy` (keV, X-rays) or `electron_energy` (keV, the
   relativistic wavelength);
-- `distance` (m, sample to detector) and `pixel_size` (m, one number or `[rows, columns]`);
+- `distance` (m, sample to detector) and `pixel_size` (m, one number or `[rows, columns]`),
+  or, in the far field, the detector's sampling as microscopists give it: `angle_pixel`
+  (mrad a pixel) or `reciprocal_pixel` (1/A a pixel), for a nominal distance of 1 m;
+- `detector_transpose` and `detector_flip` (`"rows"`, `"columns"` or both): how the
+  patterns lie on the detector relative to the scan, as the detector's basis vectors;
 - `scan_step` (m, one number or `[rows, columns]`), `scan_shape` (`[rows, columns]`; a 4D
   scan's own by default) and `scan_rotation` (degrees): positions on a raster grid.
 """
@@ -26,6 +30,10 @@ KEYS = (
     "electron_energy",
     "distance",
     "pixel_size",
+    "angle_pixel",
+    "reciprocal_pixel",
+    "detector_transpose",
+    "detector_flip",
     "scan_step",
     "scan_shape",
     "scan_rotation",
@@ -115,11 +123,36 @@ def complete(scan: Scan, given: dict[str, Any], require: bool = True) -> Scan:
     elif "electron_energy" in given:
         energy = _positive(given["electron_energy"], "electron_energy")
         changes["wavelength"] = electron_wavelength(energy)
+    samplings = [k for k in ("pixel_size", "angle_pixel", "reciprocal_pixel") if k in given]
+    if len(samplings) > 1:
+        raise ReconstructError(
+            f"config: data.{samplings[1]}: give one of data.pixel_size (with data.distance), "
+            "data.angle_pixel and data.reciprocal_pixel"
+        )
+    if samplings and samplings[0] != "pixel_size" and "distance" in given:
+        raise ReconstructError(
+            f"config: data.distance: data.{samplings[0]} gives the sampling for a nominal "
+            "distance of 1 m; leave data.distance out"
+        )
     if "distance" in given:
         changes["distance"] = _positive(given["distance"], "distance")
     if "pixel_size" in given:
-        y, x = _pair(given["pixel_size"], "pixel_size")
-        changes["basis"] = np.array([[0.0, -x], [-y, 0.0], [0.0, 0.0]])
+        changes["basis"] = _basis(_pair(given["pixel_size"], "pixel_size"))
+    elif "angle_pixel" in given:  # p / z with z = 1 m
+        y, x = _pair(given["angle_pixel"], "angle_pixel", unit="mrad")
+        changes["distance"], changes["basis"] = 1.0, _basis((y * 1e-3, x * 1e-3))
+    elif "reciprocal_pixel" in given:  # p / (wavelength z) with z = 1 m
+        y, x = _pair(given["reciprocal_pixel"], "reciprocal_pixel", unit="1/A")
+        wavelength = changes.get("wavelength", scan.wavelength)
+        if wavelength is None:
+            raise ReconstructError(
+                f"config: data.reciprocal_pixel needs the wavelength: give {MISSING['wavelength']}"
+            )
+        changes["distance"] = 1.0
+        changes["basis"] = _basis((y * 1e10 * wavelength, x * 1e10 * wavelength))
+    basis = changes.get("basis", scan.basis)
+    if basis is not None:
+        changes["basis"] = _oriented(np.asarray(basis, np.float64), given)
     grid = {k: given[k] for k in ("scan_shape", "scan_rotation") if k in given}
     if "scan_step" in given:
         changes["translations"] = _grid(scan, given["scan_step"], grid)
@@ -136,6 +169,31 @@ def complete(scan: Scan, given: dict[str, Any], require: bool = True) -> Scan:
     if scan.basis is not None:
         check_basis(np.asarray(scan.basis, np.float64), f"{where}: the detector's basis vectors")
     return scan
+
+
+def _basis(pixel: tuple[float, float]) -> np.ndarray:
+    """Detector basis vectors of a `(rows, columns)` pixel, as CXI's default."""
+    y, x = pixel
+    return np.array([[0.0, -x], [-y, 0.0], [0.0, 0.0]])
+
+
+def _oriented(basis: np.ndarray, given: dict[str, Any]) -> np.ndarray:
+    """`basis` for patterns stored transposed (rows along the lab's columns), then flipped."""
+    transpose = given.get("detector_transpose", False)
+    if not isinstance(transpose, bool):
+        raise ReconstructError(
+            f"config: data.detector_transpose must be true or false; got {transpose!r}"
+        )
+    flip = given.get("detector_flip", [])
+    flips = [flip] if isinstance(flip, str) else flip
+    if not isinstance(flips, list) or not set(flips) <= {"rows", "columns"}:
+        raise ReconstructError(
+            f'config: data.detector_flip must be "rows", "columns" or both in a list; got {flip!r}'
+        )
+    if transpose:
+        basis = basis[:, ::-1]
+    sign = np.array([-1.0 if "rows" in flips else 1.0, -1.0 if "columns" in flips else 1.0])
+    return basis * sign
 
 
 def _grid(scan: Scan, step: Any, given: dict[str, Any]) -> np.ndarray:
@@ -185,7 +243,7 @@ def _positive(value: Any, name: str) -> float:
     return number
 
 
-def _pair(value: Any, name: str, positive: bool = True) -> tuple[float, float]:
+def _pair(value: Any, name: str, positive: bool = True, unit: str = "m") -> tuple[float, float]:
     """One number or `[rows, columns]`, each positive (or, for steps, non-zero)."""
     values = value if isinstance(value, list | tuple) else [value, value]
     if len(values) != 2:
@@ -195,5 +253,5 @@ def _pair(value: Any, name: str, positive: bool = True) -> tuple[float, float]:
     numbers = tuple(_number(v, name) for v in values)
     if any(v <= 0 if positive else v == 0 for v in numbers):
         kind = "positive" if positive else "non-zero"
-        raise ReconstructError(f"config: data.{name} must be {kind} (m); got {value!r}")
+        raise ReconstructError(f"config: data.{name} must be {kind} ({unit}); got {value!r}")
     return numbers

@@ -53,3 +53,74 @@ def test_inspect_shows_what_a_file_lacks_and_the_key_to_add(tmp_path, capsys):
     assert out[7].startswith("translations not in the file: give data.scan_step")
     assert main(["inspect", str(tmp_path / "scan.npy"), "--png", str(tmp_path / "a.png")]) == 0
     assert (tmp_path / "a.png").read_bytes().startswith(b"\x89PNG")
+
+
+def _scan(**given):
+    import dataclasses
+
+    from ptyrax_reconstruct import Scan
+    from ptyrax_reconstruct._calibration import complete
+
+    bare = Scan(None, (4, 8, 8), np.zeros((4, 3)), np.ones((8, 8), bool), None, None, None)
+    return complete(dataclasses.replace(bare, counts=np.zeros((4, 8, 8))), given)
+
+
+def test_a_microscopist_s_detector_sampling_gives_the_sample_pixel_1_over_n_dk():
+    """dx = 1 / (N dk) = wavelength / (N theta): the far-field geometry of the sampling."""
+    from ptyrax_reconstruct import geometry
+
+    wavelength = electron_wavelength(300.0)
+    for given, dk in (
+        ({"reciprocal_pixel": 0.02}, 0.02e10),  # 1/A a pixel
+        ({"angle_pixel": [0.5, 0.25]}, np.array([0.5e-3, 0.25e-3]) / wavelength),  # mrad
+    ):
+        scan = _scan(electron_energy=300.0, **given)
+        assert scan.distance == 1.0
+        g = geometry(propagation="far_field", wavelength=scan.wavelength,
+                     detector_distance=scan.distance, detector_basis=scan.basis,
+                     frame_shape=(8, 8))  # fmt: skip
+        assert np.allclose(g.pixel, 1 / (8 * np.broadcast_to(dk, 2)), rtol=1e-12, atol=0)
+
+
+def test_a_transposed_or_flipped_detector_turns_its_basis_vectors():
+    plain = _scan(wavelength=1e-10, distance=1.0, pixel_size=[2e-5, 3e-5]).basis
+    turned = _scan(wavelength=1e-10, distance=1.0, pixel_size=[2e-5, 3e-5],
+                   detector_transpose=True, detector_flip="rows").basis  # fmt: skip
+    assert np.array_equal(turned, np.stack([-plain[:, 1], plain[:, 0]], axis=1))
+    both = _scan(wavelength=1e-10, distance=1.0, pixel_size=2e-5,
+                 detector_flip=["rows", "columns"]).basis  # fmt: skip
+    assert np.array_equal(both, -_scan(wavelength=1e-10, distance=1.0, pixel_size=2e-5).basis)
+
+
+PLAIN = {"wavelength": 1e-10, "distance": 1.0, "pixel_size": 1e-5}
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({**PLAIN, "angle_pixel": 0.5}, "data.angle_pixel: give one of data.pixel_size"),
+        (
+            {"wavelength": 1e-10, "angle_pixel": 0.5, "distance": 2.0},
+            "data.distance: data.angle_pixel gives the sampling for a nominal distance of 1 m",
+        ),
+        (
+            {"wavelength": 1e-10, "reciprocal_pixel": -0.1},
+            "data.reciprocal_pixel must be positive (1/A); got -0.1",
+        ),
+        ({**PLAIN, "detector_flip": "up"}, 'data.detector_flip must be "rows", "columns" or both'),
+        ({**PLAIN, "detector_transpose": 1}, "data.detector_transpose must be true or false"),
+    ],
+)
+def test_bad_sampling_is_one_line_naming_the_key(given, message):
+    from ptyrax_reconstruct import ReconstructError
+
+    with pytest.raises(ReconstructError) as caught:
+        _scan(**given)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_reciprocal_sampling_needs_the_wavelength():
+    from ptyrax_reconstruct import ReconstructError
+
+    with pytest.raises(ReconstructError, match=r"data\.reciprocal_pixel needs the wavelength"):
+        _scan(reciprocal_pixel=0.02)
