@@ -47,9 +47,14 @@ EXPORTS: dict[str, tuple[str, ...]] = {
 
 OTHER_KINDS: dict[str, tuple[str, ...]] = {
     "ptyrax-penalties": ("l1", "l2", "total_variation", "probe_power"),
+    "ptyrax-rsciio": ("rsciio",),
 }
-"""Distribution -> the registry names of the classes of other kinds it contributes (penalties:
-the kind ptyrax-reconstruct defines)."""
+"""Distribution -> the registry names of the classes of other kinds it contributes (penalties
+and readers: the kinds ptyrax-reconstruct defines)."""
+
+LICENCES: dict[str, str] = {"ptyrax-rsciio": "GPL-3.0-or-later"}
+"""Distribution -> its licence where it is not Apache-2.0 (ptyrax-rsciio imports RosettaSciIO,
+GPL-3.0-or-later; nothing else depends on it)."""
 
 COMMANDS: dict[str, str] = {
     "demo": "ptyrax-demo",

@@ -10,7 +10,7 @@ from ptyrax_core import (
     parametrizations as face,
     registry,
 )
-from ptyrax_core._firstparty import EXPORTS, REGISTRY_NAMES
+from ptyrax_core._firstparty import EXPORTS, LICENCES, REGISTRY_NAMES
 
 
 def test_only_this_plugin_is_installed_and_not_editable(isolated_distribution):
@@ -45,14 +45,21 @@ def test_other_plugins_names_say_what_to_install(isolated_distribution):
                 registry.get(name)
 
 
+HEADERS = {
+    "Apache-2.0": "Apache License\n                           Version 2.0",
+    "GPL-3.0-or-later": "GNU GENERAL PUBLIC LICENSE\n                       Version 3",
+}
+
+
 @pytest.mark.parametrize("which", ["core", "plugin"])
-def test_the_built_distribution_ships_the_apache_licence(isolated_distribution, which):
-    """The wheel carries the licence its metadata names: the Apache-2.0 text, whole."""
-    dist = importlib.metadata.distribution(
-        "ptyrax-core" if which == "core" else isolated_distribution
-    )
-    assert dist.metadata["License-Expression"] == "Apache-2.0"
+def test_the_built_distribution_ships_its_licence(isolated_distribution, which):
+    """The wheel carries the licence its metadata names, the text whole: Apache-2.0, or
+    GPL-3.0-or-later for the one distribution that imports GPL code (`LICENCES`)."""
+    name = "ptyrax-core" if which == "core" else isolated_distribution
+    dist = importlib.metadata.distribution(name)
+    expected = LICENCES.get(name, "Apache-2.0")
+    assert dist.metadata["License-Expression"] == expected
     (licence,) = [f for f in dist.files if f.name == "LICENSE" and "dist-info" in str(f)]
     text = licence.read_text()
-    assert text.lstrip().startswith("Apache License\n                           Version 2.0")
+    assert text.lstrip().startswith(HEADERS[expected])
     assert "END OF TERMS AND CONDITIONS" in text
