@@ -46,6 +46,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
 """Distribution -> the public names it exports (classes and helper functions)."""
 
 OTHER_KINDS: dict[str, tuple[str, ...]] = {
+    "ptyrax-reconstruct": ("cxi", "hdf5", "npy", "tiff", "zarr", "mat", "raw"),
     "ptyrax-penalties": ("l1", "l2", "total_variation", "probe_power"),
     "ptyrax-rsciio": ("rsciio",),
 }
