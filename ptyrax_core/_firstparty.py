@@ -15,6 +15,7 @@ REGISTRY_NAMES: dict[str, tuple[str, ...]] = {
     "ptyrax-probe-modes": ("orthogonal_modes",),
     "ptyrax-affine-scan": ("affine_positions",),
     "ptyrax-probe-relaxation": ("probe_relaxation",),
+    "ptyrax-aberrations": ("aberration_probe",),
 }
 """Distribution -> the registry names of its parametrizations."""
 
@@ -42,6 +43,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     "ptyrax-probe-modes": ("OrthogonalModesArrayParametrization",),
     "ptyrax-affine-scan": ("AffinePositionsParameter",),
     "ptyrax-probe-relaxation": ("ProbeRelaxationParameter",),
+    "ptyrax-aberrations": ("AberrationProbeArrayParametrization",),
 }
 """Distribution -> the public names it exports (classes and helper functions)."""
 

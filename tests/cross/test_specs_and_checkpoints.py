@@ -165,6 +165,27 @@ SPECS = {
         },
         lambda: P.ProbeRelaxationParameter(normal(8, (5, 2, 3, 4), jnp.complex64), rank=2),
     ),
+    "aberration_probe": (
+        {
+            "type": "aberration_probe",
+            "output_shape": [2, 16, 16],
+            "wavelength": 2.508e-12,
+            "pixel_size": [0.3e-10, 0.25e-10],
+            "convergence_angle": 20.0,
+            "aberrations": {"C10": 50.0, "C12": 10.0, "phi12": 0.2},
+            "trainable": ["C10", "C12"],
+            "focal_spread": 25.0,
+        },
+        lambda: P.AberrationProbeArrayParametrization(
+            (2, 16, 16),
+            2.508e-12,
+            (0.3e-10, 0.25e-10),
+            20.0,
+            {"C10": 50.0, "C12": 10.0, "phi12": 0.2},
+            trainable=("C10", "C12"),
+            focal_spread=25.0,
+        ),
+    ),
 }
 
 # A wrong shape for each registry name, and the argument the error must name.
@@ -183,6 +204,7 @@ WRONG_SHAPES = {
     "orthogonal_modes": ({"initial_modes": [1.0, 2.0]}, "initial_modes"),
     "affine_positions": ({"nominal": [[1.0, 2.0, 3.0]]}, "nominal"),
     "probe_relaxation": ({"probes": [[1.0, 2.0]]}, "probes"),
+    "aberration_probe": ({"output_shape": [16]}, "output_shape"),
 }
 
 FIRST_PARTY = {"direct", "index_slice", *(n for names in REGISTRY_NAMES.values() for n in names)}
