@@ -87,6 +87,8 @@ def stack_shape(module: Any) -> tuple[int, ...]:
     if record is None:
         return ()
     shapes = _array_shapes(module)
+    if not shapes and not record:  # no arrays at all (every field static): one member
+        return ()
     if len(shapes) != len(record):
         raise ValueError(
             f"{type(module).__name__} holds {len(shapes)} arrays where its members hold "

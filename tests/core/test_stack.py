@@ -14,6 +14,7 @@ from ptyrax_core import (
     resolve_parametrizations,
     save,
 )
+from ptyrax_core._stack import stack_shape
 from ptyrax_core.testing import check_parametrization
 
 
@@ -125,3 +126,20 @@ def test_the_conformance_kit_checks_stacks():
     with pytest.raises(AssertionError, match="stacks resolve as their members"):
         check_parametrization(broken)
     assert np.array_equal(broken(), np.ones(2))
+
+
+def test_a_parametrization_without_arrays_is_one_member():
+    """Every field static (a probe from fixed optics, say): nothing to stack, and it resolves."""
+
+    class Fixed(ArrayParametrization):
+        level: float = eqx.field(static=True)
+
+        def __init__(self, shape, level):
+            self.output_shape, self.level = tuple(shape), float(level)
+
+        def __call__(self):
+            return jnp.full(self.output_shape, self.level)
+
+    fixed = Fixed((2, 3), 4.0)
+    assert stack_shape(fixed) == ()
+    assert jnp.array_equal(resolve_parametrizations({"a": fixed})["a"], jnp.full((2, 3), 4.0))

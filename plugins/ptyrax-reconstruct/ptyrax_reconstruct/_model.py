@@ -8,6 +8,10 @@ represent: the angle for a phase-only object, say).
 
 A shared component (object, probe, background) whose type is index-dependent (per-position
 probes, say) gets the guess at every frame: `(frames, *shape)`.
+
+A constructor that takes `wavelength` (m) or `pixel_size` (the sample-plane pixel, m,
+`(rows, columns)`) gets the scan's when the spec leaves them out: a probe made from its
+optics (`aberration_probe`) is sampled as the engine samples the object.
 """
 
 import inspect
@@ -23,10 +27,16 @@ from ._errors import ReconstructError
 
 
 def build_component(
-    name: str, spec: dict, guess: np.ndarray, base_dir, frames: int | None = None
+    name: str,
+    spec: dict,
+    guess: np.ndarray,
+    base_dir,
+    frames: int | None = None,
+    sampling: dict[str, Any] | None = None,
 ) -> Any:
     """Build the component `name` from `spec`, started at `guess`; `frames` for a shared
-    guess (one for every frame), to give an index-dependent type the guess at each frame."""
+    guess (one for every frame), to give an index-dependent type the guess at each frame;
+    `sampling` (`wavelength`, `pixel_size`) for a constructor that takes them."""
     kind = spec["type"]
     try:
         cls = ptyrax_core.registry.get(kind)
@@ -43,6 +53,10 @@ def build_component(
         )
     if first is not None and first not in spec:
         spec[first] = list(guess.shape) if first == "output_shape" else jnp.asarray(guess)
+    takes = inspect.signature(cls.__init__).parameters
+    for key, value in (sampling or {}).items():
+        if key in takes and key not in spec:
+            spec[key] = value
     try:
         component = ptyrax_core.build(spec, base_dir=base_dir)
     except ptyrax_core.SpecError as e:

@@ -203,7 +203,14 @@ def prepare(
             raise ReconstructError(f"initial[{name!r}]: holds non-finite values")
         guesses[name] = np.asarray(guess, guesses[name].dtype)
     model = {
-        c: build_component(c, spec, guesses[c], config.base_dir, n if c in SHARED else None)
+        c: build_component(
+            c,
+            spec,
+            guesses[c],
+            config.base_dir,
+            n if c in SHARED else None,
+            {"wavelength": geo.wavelength, "pixel_size": [float(p) for p in geo.pixel]},
+        )
         for c, spec in config.model.items()
     }
     for c, component in model.items():
