@@ -59,7 +59,8 @@ def _phase_jvp(primals, tangents):
     (x,), (dx,) = primals, tangents
     re, im = jnp.real(x), jnp.imag(x)
     s = re * re + im * im
-    inverse = jnp.where(s == 0, 0, jnp.conj(x) / jnp.where(s == 0, 1, s))  # 1 / x
+    r = jnp.where(s == 0, 0, 1 / jnp.where(s == 0, 1, s))  # a real division, not a complex one
+    inverse = jax.lax.complex(re * r, -im * r) if jnp.iscomplexobj(x) else re * r  # 1 / x
     return _atan2(im, re), jnp.imag(dx * inverse)
 
 
@@ -68,13 +69,13 @@ def phase(x: jax.Array) -> jax.Array:
     a finite gradient there (0).
 
     For float32 and complex64 it is computed from multiplications, one division and selects
-    rather than XLA's `atan2`, a scalar library call per element on CPU that made most of the
-    cost of `on = "phase"` (a total variation of the shipped scan's object took 1 ms a step,
-    0.2 ms now). It is within 3e-7 rad of the exact phase (XLA's `atan2`: 1.3e-7), and small
-    phases keep their relative precision. Its gradient is the exact formula,
-    `Im(dx / x) = (re dim - im dre) / |x|**2`, in float32 as for XLA's `atan2` (values that
-    leave float32's normal range on the way, `|x|` beyond about 1e-18 or 1e18, give 0;
-    `jnp.angle` gives nan below). Other types: `jnp.angle`.
+    rather than XLA's `atan2`, a scalar library call per element on CPU (0.9 ms of the 1 ms
+    that a total variation of the shipped scan's object phase and its gradient took, jitted
+    alone; the polynomial: about 0.05 ms). It is within 3e-7 rad of the exact phase (XLA's
+    `atan2`: 1.3e-7), and small phases keep their relative precision. Its gradient is the
+    exact formula, `Im(dx / x) = (re dim - im dre) / |x|**2`, in float32 as for XLA's `atan2`
+    (values that leave float32's normal range on the way, `|x|` beyond about 1e-18 or 1e18,
+    give 0; `jnp.angle` gives nan below). Other types: `jnp.angle`.
     """
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.inexact) or jnp.finfo(x.dtype).bits > 32:
