@@ -18,8 +18,9 @@ import numpy as np
 from ._cxi import Scan, valid_pixels, why_unreadable
 from ._errors import ReconstructError
 from ._readers import Reader
+from ._units import LENGTH_UNITS
 
-UNITS = {"m": 1.0, "mm": 1e-3, "um": 1e-6, "nm": 1e-9, "A": 1e-10}
+UNITS = LENGTH_UNITS
 """Units of positions in a file (`translations_unit`), in metres."""
 
 

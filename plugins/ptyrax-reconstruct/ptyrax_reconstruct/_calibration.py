@@ -23,6 +23,7 @@ import numpy as np
 
 from ._cxi import Scan, check_basis
 from ._errors import ReconstructError
+from ._units import LENGTH_UNITS
 
 KEYS = (
     "wavelength",
@@ -99,7 +100,13 @@ MISSING = {
 """What to add to the config for each part of a scan its file lacks."""
 
 
-def complete(scan: Scan, given: dict[str, Any], require: bool = True) -> Scan:
+LENGTHS = ("wavelength", "distance", "pixel_size", "scan_step")
+"""The keys in the config's `length_unit` (the others say their unit: keV, mrad, 1/A)."""
+
+
+def complete(
+    scan: Scan, given: dict[str, Any], require: bool = True, length_unit: str = "m"
+) -> Scan:
     """`scan` with what the config gives (the `KEYS` in `given`) in place of what its file
     holds, checked complete (with `require`; else what is lacking stays None).
 
@@ -108,6 +115,7 @@ def complete(scan: Scan, given: dict[str, Any], require: bool = True) -> Scan:
             frames, or what the scan still lacks (naming the key to add).
     """
     where = f"{scan.path}" if scan.path else "the scan"
+    given = _in_metres(given, LENGTH_UNITS[length_unit])
     changes: dict[str, Any] = {}
     energies = [k for k in ("wavelength", "photon_energy", "electron_energy") if k in given]
     if len(energies) > 1:
@@ -169,6 +177,20 @@ def complete(scan: Scan, given: dict[str, Any], require: bool = True) -> Scan:
     if scan.basis is not None:
         check_basis(np.asarray(scan.basis, np.float64), f"{where}: the detector's basis vectors")
     return scan
+
+
+def _in_metres(given: dict[str, Any], scale: float) -> dict[str, Any]:
+    """`given` with its `LENGTHS` (numbers or pairs; checked later) times `scale`."""
+    if scale == 1.0:
+        return given
+
+    def times(value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [times(v) for v in value]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return value * scale if number else value
+
+    return {k: times(v) if k in LENGTHS else v for k, v in given.items()}
 
 
 def _basis(pixel: tuple[float, float]) -> np.ndarray:

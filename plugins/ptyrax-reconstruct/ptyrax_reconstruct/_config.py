@@ -15,6 +15,7 @@ from ._errors import ReconstructError
 from ._geometry import PROPAGATIONS
 from ._loss import LOSSES
 from ._penalties import PARTS, PenaltySpec
+from ._units import LENGTH_UNITS
 
 COMPONENTS = ("object", "probe", "positions", "weights", "background")
 """The parts of a model; `weights` (one intensity factor per frame) and `background` are
@@ -67,6 +68,10 @@ class Config:
         seed: the shuffling seed.
         checkpoint_every: epochs between checkpoints (0: only at the end).
         base_dir: the folder relative paths in the model specs start from.
+        length_unit: the unit of the config's lengths (`length_unit = "A"` at its top: the
+            data table's wavelength, distance, pixel size and scan step, the geometry's
+            distances) and of the picture's scale bars; they are held here in metres, and
+            `reconstruction.h5` is in metres whatever it is.
     """
 
     data: pathlib.Path | None
@@ -87,6 +92,7 @@ class Config:
     seed: int = 0
     checkpoint_every: int = 0
     base_dir: pathlib.Path = pathlib.Path(".")
+    length_unit: str = "m"
 
     @property
     def epochs(self) -> int:
@@ -119,7 +125,14 @@ class Config:
 # table -> {key: type}; "*" allows any other key (a penalty's own arguments). A table with
 # no entry of its own (a component's spec) is not checked here.
 SCHEMA: dict[str, dict[str, Any]] = {
-    "": {"data": dict, "geometry": dict, "model": dict, "loss": dict, "fit": dict},
+    "": {
+        "length_unit": str,
+        "data": dict,
+        "geometry": dict,
+        "model": dict,
+        "loss": dict,
+        "fit": dict,
+    },
     "data": {"file": str, "reader": str, "*": None},
     "geometry": {
         "propagation": str,
@@ -179,9 +192,10 @@ def load_config(
     propagation = _choice(
         geometry.get("propagation", "near_field"), PROPAGATIONS, "geometry.propagation"
     )
+    unit = _choice(raw.get("length_unit", "m"), tuple(LENGTH_UNITS), "length_unit")
     focus = geometry.get("focus_to_sample")
     if focus is not None:
-        focus = _positive(focus, "geometry.focus_to_sample")
+        focus = _positive(focus, "geometry.focus_to_sample") * LENGTH_UNITS[unit]
         if propagation != "near_field":
             raise ReconstructError(
                 "config: geometry.focus_to_sample applies to the near field only"
@@ -189,10 +203,10 @@ def load_config(
     slices = _at_least(geometry.get("slices", 1), 1, "geometry.slices")
     spacing = geometry.get("slice_spacing")
     if spacing is not None:
-        spacing = _positive(spacing, "geometry.slice_spacing")
+        spacing = _positive(spacing, "geometry.slice_spacing") * LENGTH_UNITS[unit]
     if slices > 1 and spacing is None:
         raise ReconstructError(
-            f"config: geometry.slice_spacing (metres) is required with geometry.slices = {slices}"
+            f"config: geometry.slice_spacing ({unit}) is required with geometry.slices = {slices}"
         )
     model = {}
     for c in COMPONENTS:
@@ -251,6 +265,7 @@ def load_config(
         seed=_at_least(fit.get("seed", 0), 0, "fit.seed"),
         checkpoint_every=_at_least(fit.get("checkpoint_every", 0), 0, "fit.checkpoint_every"),
         base_dir=base,
+        length_unit=unit,
     )
 
 

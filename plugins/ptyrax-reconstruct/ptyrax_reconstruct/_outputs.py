@@ -11,6 +11,8 @@ import platform
 
 import numpy as np
 
+from ._units import LENGTH_NAMES, LENGTH_UNITS
+
 METRICS = "metrics.json"
 ARRAYS = "reconstruction.h5"
 FIGURE = "reconstruction.png"
@@ -124,7 +126,10 @@ def _figure(path: pathlib.Path, result) -> None:
     if obj.ndim == 3:  # a multislice object: its slices' product, the projected transmission
         obj = np.prod(obj, axis=0)
     obj = obj * np.exp(-1j * np.angle(np.sum(obj)))  # the global phase is arbitrary
-    pixel_um = result.geometry.pixel[1] * 1e6
+    unit = getattr(result.config, "length_unit", "m")
+    unit = "um" if unit in ("m", "mm") else unit  # a sample's pixel is not metres wide
+    pixel = result.geometry.pixel[1] / LENGTH_UNITS[unit]
+    name = LENGTH_NAMES[unit]
     fig, axes = plt.subplots(2, 3, figsize=(13, 8.5))
     panels = [
         (axes[0, 0], np.angle(obj), "object phase (rad)", "gray"),
@@ -140,8 +145,8 @@ def _figure(path: pathlib.Path, result) -> None:
         ax.set_axis_off()
         fig.colorbar(shown, ax=ax, fraction=0.046)
     for ax, width in ((axes[0, 0], obj.shape[1]), (axes[0, 1], obj.shape[1])):
-        _scale_bar(ax, width, pixel_um)
-    _scale_bar(axes[1, 0], result.probe.shape[2], pixel_um)
+        _scale_bar(ax, width, pixel, name)
+    _scale_bar(axes[1, 0], result.probe.shape[2], pixel, name)
     loss = axes[0, 2]
     loss.plot(np.arange(1, len(result.epoch_loss) + 1), result.epoch_loss)
     loss.set_yscale("log")
@@ -159,17 +164,18 @@ def _figure(path: pathlib.Path, result) -> None:
     plt.close(fig)
 
 
-def _scale_bar(ax, width_px: int, pixel_um: float) -> None:
-    """A bar of a round length in micrometres, about a fifth of the image wide."""
-    target = width_px * pixel_um / 5
+def _scale_bar(ax, width_px: int, pixel: float, unit: str) -> None:
+    """A bar of a round length (`pixel` is a pixel's width in `unit`), about a fifth of the
+    image wide."""
+    target = width_px * pixel / 5
     length = max(
         (c * 10.0**e for e in range(-3, 4) for c in (1, 2, 5) if c * 10.0**e <= target),
         default=target,
     )
-    pixels = length / pixel_um
+    pixels = length / pixel
     y, x = ax.get_ylim()[0] * 0.95, width_px * 0.05
     ax.plot([x, x + pixels], [y, y], color="gold", linewidth=4)
-    ax.text(x + pixels / 2, y * 0.97, f"{length:g} µm", color="gold", ha="center", va="bottom")
+    ax.text(x + pixels / 2, y * 0.97, f"{length:g} {unit}", color="gold", ha="center", va="bottom")
 
 
 def _atomic(path: pathlib.Path, write) -> None:

@@ -53,12 +53,17 @@ class CxiReader(Reader):
 
 
 def read_data(
-    path: pathlib.Path, reader: str | None, arguments: dict[str, Any], require: bool = True
+    path: pathlib.Path,
+    reader: str | None,
+    arguments: dict[str, Any],
+    require: bool = True,
+    length_unit: str = "m",
 ) -> Scan:
     """The scan in `path`, read by the reader named `reader` (None: the installed reader
     whose `suffixes` end the file's name) made with `arguments`, the calibration and
     positions among them (`_calibration.KEYS`) given or replaced for every reader; with
-    `require`, checked complete (else what neither gives stays None).
+    `require`, checked complete (else what neither gives stays None). The config's lengths
+    are in `length_unit`.
 
     Raises:
         ReconstructError: no installed reader of that name (or for that name ending), the
@@ -69,7 +74,7 @@ def read_data(
 
     given = {k: v for k, v in arguments.items() if k in KEYS}
     arguments = {k: v for k, v in arguments.items() if k not in KEYS}
-    return complete(_read(path, reader, arguments), given, require)
+    return complete(_read(path, reader, arguments), given, require, length_unit)
 
 
 def _read(path: pathlib.Path, reader: str | None, arguments: dict[str, Any]) -> Scan:

@@ -131,7 +131,9 @@ def prepare(
     devices' memory (`device_memory`: GiB a device may use, instead of what it has)."""
     terms = build_terms(config.penalties, list(config.model))
     if scan is None:
-        scan = read_data(config.data, config.reader, config.reader_arguments)
+        scan = read_data(
+            config.data, config.reader, config.reader_arguments, length_unit=config.length_unit
+        )
     mesh = mesh_devices(devices, "--devices")
     n, rows, columns = scan.frames_shape
     if len(mesh) > n:

@@ -124,3 +124,33 @@ def test_the_reciprocal_sampling_needs_the_wavelength():
 
     with pytest.raises(ReconstructError, match=r"data\.reciprocal_pixel needs the wavelength"):
         _scan(reciprocal_pixel=0.02)
+
+
+def test_the_config_s_lengths_are_in_its_length_unit():
+    import dataclasses
+
+    from ptyrax_reconstruct import Scan
+    from ptyrax_reconstruct._calibration import complete
+
+    bare = Scan(None, (4, 8, 8), None, np.ones((8, 8), bool), None, None, None)
+    bare = dataclasses.replace(bare, counts=np.zeros((4, 8, 8)), scan_shape=(2, 2))
+    given = {"wavelength": 0.025, "distance": 1e10, "pixel_size": [2.0, 3.0], "scan_step": 0.5}
+    scan = complete(bare, given, length_unit="A")
+    assert scan.wavelength == pytest.approx(2.5e-12, rel=1e-15)
+    assert scan.distance == pytest.approx(1.0, rel=1e-15)
+    assert np.allclose(np.linalg.norm(scan.basis, axis=0), [2e-10, 3e-10], rtol=1e-15, atol=0)
+    assert scan.translations[1, 0] == pytest.approx(0.5e-10, rel=1e-15)
+
+
+def test_the_picture_s_scale_bars_speak_the_config_s_unit():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from ptyrax_reconstruct._outputs import _scale_bar
+
+    figure, ax = plt.subplots()
+    ax.imshow(np.zeros((100, 100)))
+    _scale_bar(ax, 100, 0.25, "Å")  # 25 A wide: a round 5 A is a fifth
+    assert [t.get_text() for t in ax.texts] == ["5 Å"]
+    plt.close(figure)

@@ -102,7 +102,7 @@ def test_unknown_top_level_key_is_named_with_the_valid_keys():
     """[dat] at the top level: 'did you mean data', and the list of top-level tables."""
     message = _raises("unknown key 'dat'", {"dat": {"file": "x"}})
     assert "did you mean 'data'?" in message
-    assert "the top level: data, geometry, model, loss, fit" in message
+    assert "the top level: length_unit, data, geometry, model, loss, fit" in message
 
 
 def test_unknown_key_in_fit_is_named_with_its_path():
@@ -287,7 +287,7 @@ def test_schema_lists_every_component():
 def test_a_multislice_object_needs_a_positive_slice_spacing():
     config = load_config(_config(geometry={"slices": 3, "slice_spacing": 1e-6}))
     assert config.slices == 3 and config.slice_spacing == 1e-6
-    _raises("geometry.slice_spacing .metres. is required", _config(geometry={"slices": 2}))
+    _raises("geometry.slice_spacing .m. is required", _config(geometry={"slices": 2}))
     _raises(
         "geometry.slice_spacing must be a positive number",
         _config(geometry={"slices": 2, "slice_spacing": -1e-6}),
@@ -346,3 +346,17 @@ def test_a_penalty_of_a_component_the_model_lacks_or_of_no_installed_type_is_ref
         build_terms((PenaltySpec("l1", "weights", weight=1.0),), ["object", "probe"])
     with pytest.raises(ReconstructError, match=r"penalties\[0\]\.type: No penalty is regist"):
         build_terms((PenaltySpec("no_such_penalty", "object", weight=1.0),), ["object"])
+
+
+def test_a_config_in_angstrom_holds_metres():
+    config = load_config(
+        {
+            "length_unit": "A",
+            "data": {"file": "a.h5", "scan_step": 0.4, "pixel_size": [1.0, 2.0]},
+            "geometry": {"propagation": "far_field", "slices": 3, "slice_spacing": 20.0},
+        }
+    )
+    assert config.length_unit == "A" and config.slice_spacing == pytest.approx(2e-9, rel=1e-15)
+    assert config.reader_arguments == {"scan_step": 0.4, "pixel_size": [1.0, 2.0]}  # read_data's
+    with pytest.raises(ReconstructError, match="config: length_unit must be one of"):
+        load_config({"length_unit": "inch", "data": {"file": "a.h5"}})

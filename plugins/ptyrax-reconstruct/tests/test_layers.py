@@ -7,7 +7,8 @@ import pathlib
 import ptyrax_reconstruct
 
 LAYERS = [
-    {"_errors", "_loss", "_propagate", "_score", "_outputs"},
+    {"_errors", "_loss", "_propagate", "_score", "_units"},
+    {"_outputs"},
     {"_memory", "_geometry", "_cxi", "_distributed", "_forward", "_penalties"},
     {"_guess", "_model", "_config", "_calibration"},
     {"_readers"},
