@@ -11,7 +11,9 @@ probes, say) gets the guess at every frame: `(frames, *shape)`.
 
 A constructor that takes `wavelength` (m) or `pixel_size` (the sample-plane pixel, m,
 `(rows, columns)`) gets the scan's when the spec leaves them out: a probe made from its
-optics (`aberration_probe`) is sampled as the engine samples the object.
+optics (`aberration_probe`) is sampled as the engine samples the object. An object whose
+constructor takes `slices` makes a multislice object whole, `(slices, rows, columns)` (a
+filter across the slices, say); any other is stacked, one member a slice.
 """
 
 import inspect
@@ -96,6 +98,16 @@ def _first_argument(cls: type) -> str | None:
 def _one_line(e: Exception) -> str:
     text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
     return " ".join(str(text).split())
+
+
+def takes(spec: dict, argument: str) -> bool:
+    """Whether the constructor of the registry name in `spec` takes `argument` (False where
+    no installed plugin registers it: building it says so)."""
+    try:
+        cls = ptyrax_core.registry.get(spec["type"])
+    except KeyError:
+        return False
+    return isinstance(cls, type) and argument in inspect.signature(cls.__init__).parameters
 
 
 def is_index_dependent(spec: dict) -> bool:

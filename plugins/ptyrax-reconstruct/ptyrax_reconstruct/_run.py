@@ -39,7 +39,7 @@ from ._fit import (
 )
 from ._geometry import Geometry, geometry
 from ._guess import check_object, check_positions, pixel_positions, probe_guess
-from ._model import build_component, is_index_dependent
+from ._model import build_component, is_index_dependent, takes
 from ._penalties import build_terms, check_terms
 from ._propagate import angular_spectrum
 from ._readers import read_data
@@ -204,6 +204,10 @@ def prepare(
         if not np.isfinite(guess).all():
             raise ReconstructError(f"initial[{name!r}]: holds non-finite values")
         guesses[name] = np.asarray(guess, guesses[name].dtype)
+    sampling = {"wavelength": geo.wavelength, "pixel_size": [float(p) for p in geo.pixel]}
+    whole = config.slices > 1 and takes(config.model["object"], "slices")
+    if whole:  # the object's type makes every slice at once
+        guesses["object"] = np.repeat(guesses["object"][None], config.slices, axis=0)
     model = {
         c: build_component(
             c,
@@ -211,7 +215,7 @@ def prepare(
             guesses[c],
             config.base_dir,
             n if c in SHARED else None,
-            {"wavelength": geo.wavelength, "pixel_size": [float(p) for p in geo.pixel]},
+            {**sampling, "slices": config.slices} if c == "object" and whole else sampling,
         )
         for c, spec in config.model.items()
     }
@@ -222,7 +226,7 @@ def prepare(
                 f"config: model.{c}: its parametrization holds non-finite values when started "
                 f"at the {c} guess (type {config.model[c]['type']!r})"
             )
-    if config.slices > 1:  # a multislice object: a stack of the object, one member a slice
+    if config.slices > 1 and not whole:  # a multislice object: one member a slice
         model["object"] = jax.tree.map(lambda x: jnp.stack([x] * config.slices), model["object"])
     model = jax.device_put(
         model, jax.sharding.NamedSharding(problem.mesh, jax.sharding.PartitionSpec())

@@ -5,6 +5,7 @@ import json
 import pathlib
 import re
 
+import equinox as eqx
 import h5py
 import jax
 import jax.numpy as jnp
@@ -281,3 +282,41 @@ def test_per_frame_components_of_array_types_are_read_at_each_frame(tmp_path):
     fitted = reconstruct(dataclasses.replace(load_config(short_config(tmp_path)), model=arrays))
     assert fitted.weights.shape == (200,) and (fitted.weights >= 0).all()
     assert fitted.epoch_loss[-1] < fitted.epoch_loss[0]
+
+
+class _WholeStack(ptyrax_core.ArrayParametrization):
+    """An object type that makes every slice at once (as a filter across slices would)."""
+
+    registry_name = "whole_stack"
+    values: jax.Array
+    slices: int = eqx.field(static=True)
+
+    def __init__(self, values: jax.Array, slices: int):
+        self.values, self.slices = jnp.asarray(values), slices
+        self.output_shape = self.values.shape
+
+    def __call__(self):
+        return self.values
+
+    def with_array(self, array):
+        return eqx.tree_at(lambda p: p.values, self, jnp.asarray(array, self.values.dtype))
+
+
+def test_an_object_type_that_takes_slices_makes_the_stack_whole(tmp_path, monkeypatch):
+    """Given `slices`, it gets the guess of every slice, `(slices, rows, columns)`, and is not
+    stacked: holding the same array as the stacked direct object, it fits to the bit the same."""
+    get = ptyrax_core.registry.get
+    monkeypatch.setattr(
+        ptyrax_core.registry,
+        "get",
+        lambda n, kind="parametrizations": _WholeStack if n == "whole_stack" else get(n, kind),
+    )
+    stages = [{"epochs": 2, "learning_rate": 0.04, "batch_size": 50}]
+    stacked = dataclasses.replace(
+        load_config(short_config(tmp_path, stages=stages)), slices=2, slice_spacing=2e-6
+    )
+    whole = dataclasses.replace(stacked, model={**stacked.model, "object": {"type": "whole_stack"}})
+    result = reconstruct(whole)
+    assert isinstance(result.model["object"], _WholeStack) and result.model["object"].slices == 2
+    assert result.object.shape[0] == 2
+    assert result.final_deviance == reconstruct(stacked).final_deviance
