@@ -13,7 +13,8 @@ A constructor that takes `wavelength` (m) or `pixel_size` (the sample-plane pixe
 `(rows, columns)`) gets the scan's when the spec leaves them out: a probe made from its
 optics (`aberration_probe`) is sampled as the engine samples the object. An object whose
 constructor takes `slices` makes a multislice object whole, `(slices, rows, columns)` (a
-filter across the slices, say); any other is stacked, one member a slice.
+filter across the slices, say), and gets `slice_spacing` (m) too if it takes it; any other
+is stacked, one member a slice.
 """
 
 import inspect

@@ -215,7 +215,9 @@ def prepare(
             guesses[c],
             config.base_dir,
             n if c in SHARED else None,
-            {**sampling, "slices": config.slices} if c == "object" and whole else sampling,
+            {**sampling, "slices": config.slices, "slice_spacing": config.slice_spacing}
+            if c == "object" and whole
+            else sampling,
         )
         for c, spec in config.model.items()
     }
