@@ -16,12 +16,15 @@ from ._units import LENGTH_NAMES, LENGTH_UNITS
 METRICS = "metrics.json"
 ARRAYS = "reconstruction.h5"
 FIGURE = "reconstruction.png"
+SLICES = "reconstruction_slices.png"
 
 
 def write_outputs(out: pathlib.Path, result) -> None:
     """Write the three files for `result` into `out`."""
     _atomic(out / ARRAYS, lambda path: write_arrays(path, result))
     _atomic(out / FIGURE, lambda path: _figure(path, result))
+    if result.object.ndim == 3:
+        _atomic(out / SLICES, lambda path: _slices_figure(path, result))
     text = json.dumps(metrics(result), indent=2) + "\n"
     _atomic(out / METRICS, lambda path: path.write_text(text))
 
@@ -84,10 +87,20 @@ def write_arrays(path: pathlib.Path, result) -> None:
     metres), `initial_translations`, `positions_px` (the probe's corner on the object),
     `object_pixel_size` (metres, rows and columns), and `background`, `weights` if fitted,
     `probes` (every frame's, `(N, modes, p, q)`) for per-position probes (`probe` is their
-    mean then)."""
+    mean then); `slice_spacing` (metres) for a multislice object; and under
+    `coefficients/COMPONENT` the named numbers of any component that has them (its
+    `coefficients()`: an aberration probe's C10, C12, ... in its own units)."""
     import h5py
 
     with h5py.File(path, "w") as f:
+        for component, made in result.model.items():
+            if callable(getattr(made, "coefficients", None)):
+                group = f.create_group(f"coefficients/{component}")
+                group.attrs["type"] = type(made).__name__
+                for name, value in made.coefficients().items():
+                    group[name] = np.asarray(value)
+        if result.config.slices > 1:
+            f["slice_spacing"] = result.config.slice_spacing
         f["object"] = result.object
         f["probe"] = result.probe
         f["translations"] = result.translations
@@ -102,6 +115,7 @@ def write_arrays(path: pathlib.Path, result) -> None:
                 f[name] = getattr(result, name)
         f["epoch_loss"] = np.asarray(result.epoch_loss)
         f.attrs["propagation"] = result.geometry.propagation
+        f.attrs["length_unit_of_the_config"] = result.config.length_unit  # the data: metres
         f.attrs["final_deviance"] = result.final_deviance
 
 
@@ -164,6 +178,35 @@ def _figure(path: pathlib.Path, result) -> None:
     plt.close(fig)
 
 
+def _slices_figure(path: pathlib.Path, result) -> None:
+    """A montage of a multislice object's slices: each one's phase over the scanned area, on
+    one colour scale, with its depth."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows, columns = scanned_region(result)
+    phases = np.angle(result.object[:, rows, columns])
+    unit = result.config.length_unit
+    unit = "um" if unit in ("m", "mm") else unit
+    spacing = result.config.slice_spacing / LENGTH_UNITS[unit]
+    count = len(phases)
+    across = int(np.ceil(np.sqrt(count)))
+    down = int(np.ceil(count / across))
+    fig, axes = plt.subplots(down, across, figsize=(3.2 * across, 3.2 * down), squeeze=False)
+    low, high = np.percentile(phases, [0.5, 99.5])
+    for k, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if k < count:
+            ax.imshow(phases[k], cmap="gray", vmin=low, vmax=high)
+            ax.set_title(f"slice {k + 1}: z = {k * spacing:.4g} {LENGTH_NAMES[unit]}")
+    fig.suptitle(f"phase of each slice (rad, {low:.3g} to {high:.3g})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80, format="png")
+    plt.close(fig)
+
+
 def _scale_bar(ax, width_px: int, pixel: float, unit: str) -> None:
     """A bar of a round length (`pixel` is a pixel's width in `unit`), about a fifth of the
     image wide."""
@@ -192,7 +235,8 @@ def _atomic(path: pathlib.Path, write) -> None:
 def remove_leftovers(out: pathlib.Path) -> list[pathlib.Path]:
     """Remove what a killed run left half-written in `out` (`.NAME.PID.part` files of the
     outputs, `.checkpoint.ptyrax.HEX.tmp`): the files themselves are always whole."""
-    names = [f".{name}.*.part" for name in (METRICS, ARRAYS, FIGURE)] + [".checkpoint.ptyrax.*.tmp"]
+    names = [f".{name}.*.part" for name in (METRICS, ARRAYS, FIGURE, SLICES)]
+    names.append(".checkpoint.ptyrax.*.tmp")
     gone = [p for pattern in names for p in out.glob(pattern)]
     for p in gone:
         p.unlink(missing_ok=True)

@@ -22,6 +22,7 @@ from ptyrax_reconstruct import (
     reconstruct,
     write_cxi,
 )
+from ptyrax_reconstruct._outputs import write_arrays
 
 import ptyrax_core
 from ptyrax_core.cli import main
@@ -191,6 +192,9 @@ def test_a_multislice_object_reconstructs_the_shipped_scan(tmp_path):
     assert result.object.shape[0] == 2 and result.epoch_loss[-1] < result.epoch_loss[0]
     with h5py.File(tmp_path / "out" / "reconstruction.h5") as f:
         assert f["object"].shape == result.object.shape
+        assert f["slice_spacing"][()] == 2e-6
+    montage = (tmp_path / "out" / "reconstruction_slices.png").read_bytes()
+    assert montage.startswith(b"\x89PNG")
 
 
 def test_per_position_probes_start_as_the_shared_probe_and_are_fitted(tmp_path):
@@ -320,3 +324,28 @@ def test_an_object_type_that_takes_slices_makes_the_stack_whole(tmp_path, monkey
     assert isinstance(result.model["object"], _WholeStack) and result.model["object"].slices == 2
     assert result.object.shape[0] == 2
     assert result.final_deviance == reconstruct(stacked).final_deviance
+
+
+class _Optics(ptyrax_core.DirectArrayParametrization):
+    """A probe type with named numbers (as an aberration probe has its C10, C12, ...)."""
+
+    registry_name = "optics"
+
+    def coefficients(self):
+        return {"C10": 12.5, "phi12": 0.25}
+
+
+def test_a_component_s_coefficients_are_written_with_the_arrays(tmp_path, monkeypatch):
+    get = ptyrax_core.registry.get
+    monkeypatch.setattr(
+        ptyrax_core.registry,
+        "get",
+        lambda n, kind="parametrizations": _Optics if n == "optics" else get(n, kind),
+    )
+    config = load_config(short_config(tmp_path, stages=[{"epochs": 1, "batch_size": 50}]))
+    config = dataclasses.replace(config, model={**config.model, "probe": {"type": "optics"}})
+    write_arrays(tmp_path / "reconstruction.h5", reconstruct(config))  # no checkpoint: the
+    with h5py.File(tmp_path / "reconstruction.h5") as f:  # test's type is not a plugin's
+        assert f["coefficients/probe"].attrs["type"] == "_Optics"
+        assert (f["coefficients/probe/C10"][()], f["coefficients/probe/phi12"][()]) == (12.5, 0.25)
+        assert "slice_spacing" not in f and f.attrs["length_unit_of_the_config"] == "m"
