@@ -270,7 +270,8 @@ def _reconstruct(args: argparse.Namespace, config, stop) -> int:
     print(
         f"final deviance {result.final_deviance:.4g} over {len(result.positions)} frames, "
         f"{len(seconds)} epochs, {median:.3f} s per epoch (median) on {where}\n"
-        f"wrote {args.out / METRICS}, {args.out / FIGURE}, reconstruction.h5 and "
-        "checkpoint.ptyrax"
+        f"wrote {args.out / METRICS}, {args.out / FIGURE}, "
+        + ("reconstruction_slices.png, " if result.object.ndim == 3 else "")
+        + "reconstruction.h5 and checkpoint.ptyrax"
     )
     return 0

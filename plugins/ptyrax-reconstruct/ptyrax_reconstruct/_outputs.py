@@ -145,9 +145,16 @@ def _figure(path: pathlib.Path, result) -> None:
     pixel = result.geometry.pixel[1] / LENGTH_UNITS[unit]
     name = LENGTH_NAMES[unit]
     fig, axes = plt.subplots(2, 3, figsize=(13, 8.5))
+    amplitude = np.abs(obj)
+    flat = np.ptp(amplitude) <= 1e-4 * max(float(amplitude.max()), 1e-30)  # a phase object
+    second = (  # nothing to see in a flat amplitude: the probe's aperture instead
+        (np.log10(1 + np.abs(np.fft.fftshift(np.fft.fft2(result.probe[0]))) ** 2),
+         "probe in reciprocal space, log10(1 + |FFT|^2)", "magma")
+        if flat else (amplitude, "object amplitude", "gray")
+    )  # fmt: skip
     panels = [
         (axes[0, 0], np.angle(obj), "object phase (rad)", "gray"),
-        (axes[0, 1], np.abs(obj), "object amplitude", "gray"),
+        (axes[0, 1], *second),
         (axes[1, 0], np.abs(result.probe[0]), "probe amplitude (mode 1)", "viridis"),
         (axes[1, 1], np.angle(result.probe[0]), "probe phase (mode 1, rad)", "twilight"),
     ]
@@ -158,7 +165,7 @@ def _figure(path: pathlib.Path, result) -> None:
         ax.set_title(title)
         ax.set_axis_off()
         fig.colorbar(shown, ax=ax, fraction=0.046)
-    for ax, width in ((axes[0, 0], obj.shape[1]), (axes[0, 1], obj.shape[1])):
+    for ax, width in ((axes[0, 0], obj.shape[1]), (axes[0, 1], obj.shape[1]))[: 2 - flat]:
         _scale_bar(ax, width, pixel, name)
     _scale_bar(axes[1, 0], result.probe.shape[2], pixel, name)
     loss = axes[0, 2]
@@ -166,6 +173,16 @@ def _figure(path: pathlib.Path, result) -> None:
     loss.set_yscale("log")
     loss.set_xlabel("epoch")
     loss.set_title(f"loss ({result.config.loss}); final deviance {result.final_deviance:.3g}")
+    numbers = [
+        f"{component} {k} = {float(v):.4g}"
+        for component, made in result.model.items()
+        if callable(getattr(made, "coefficients", None))
+        for k, v in made.coefficients().items()
+        if float(v) != 0.0
+    ]
+    if numbers:  # a probe from its optics: the refined aberrations
+        loss.text(0.97, 0.95, "\n".join(numbers), transform=loss.transAxes, ha="right",
+                  va="top", fontsize=8, family="monospace")  # fmt: skip
     moved = axes[1, 2]
     moved.scatter(*result.initial_positions[:, ::-1].T, s=6, label="initial")
     moved.scatter(*result.positions[:, ::-1].T, s=6, label="refined")
