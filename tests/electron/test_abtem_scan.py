@@ -193,3 +193,46 @@ def test_reconstruction_reaches_the_shot_noise_limit_and_refines_the_defocus(sca
     assert error < bound
     assert bound < 0.9 * truth.std()  # the bound says something: the truth is above it
     assert abs(c10 - truth_c10) < 5.0
+
+
+@pytest.mark.parametrize(
+    ("line", "replacement", "message"),
+    [
+        ("convergence_angle = 21.4", "convergence_angle = -21.4", "convergence_angle"),
+        ("electron_energy = 200", "electron_energy = 0", "data.electron_energy must be positive"),
+        (
+            "reciprocal_pixel = 0.0800256",
+            "reciprocal_pixel = nan",
+            "data.reciprocal_pixel must be a finite number",
+        ),
+        (
+            "scan_step = 0.781",
+            "scan_step = 0.781\nscan_shape = [15, 16]",
+            "data.scan_shape: [15, 16] makes 240 positions; the file has 256 frames",
+        ),
+        ("slices = 5", "slices = 0", "geometry.slices must be at least 1"),
+        (
+            "slice_spacing = 3.905",
+            "slice_spacing = -2.0",
+            "geometry.slice_spacing must be a positive number",
+        ),
+        ("C10 = -78.0", "defocus = 60.0", "defocus"),
+        ("C10 = -78.0", "C11 = 1.0", "C10"),
+    ],
+)
+def test_bad_electron_input_is_one_line_and_exit_2(scan, tmp_path, line, replacement, message):
+    """What the issue lists as bad input of an electron config, through the command."""
+    import subprocess
+
+    text = (EXAMPLE / "sto.toml").read_text()
+    assert text.count(line) == 1, line
+    text = text.replace(line, replacement).replace('file = "sto.h5"', f'file = "{scan}"')
+    (tmp_path / "bad.toml").write_text(text)
+    done = subprocess.run(
+        [sys.executable, "-m", "ptyrax_core.cli", "reconstruct", str(tmp_path / "bad.toml"),
+         "--out", str(tmp_path / "out"), "--quiet"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("ptyrax reconstruct: error: ") and done.stderr.count("\n") == 1
+    assert message in done.stderr
