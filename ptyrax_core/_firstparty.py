@@ -16,6 +16,7 @@ REGISTRY_NAMES: dict[str, tuple[str, ...]] = {
     "ptyrax-affine-scan": ("affine_positions",),
     "ptyrax-probe-relaxation": ("probe_relaxation",),
     "ptyrax-aberrations": ("aberration_probe",),
+    "ptyrax-depth": ("depth_filtered",),
 }
 """Distribution -> the registry names of its parametrizations."""
 
@@ -44,6 +45,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     "ptyrax-affine-scan": ("AffinePositionsParameter",),
     "ptyrax-probe-relaxation": ("ProbeRelaxationParameter",),
     "ptyrax-aberrations": ("AberrationProbeArrayParametrization",),
+    "ptyrax-depth": ("DepthFilteredArrayParametrization",),
 }
 """Distribution -> the public names it exports (classes and helper functions)."""
 

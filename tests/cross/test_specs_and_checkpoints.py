@@ -186,6 +186,16 @@ SPECS = {
             focal_spread=25.0,
         ),
     ),
+    "depth_filtered": (
+        {
+            "type": "depth_filtered",
+            "output_shape": [3, 6, 5],
+            "slice_spacing": 2e-10,
+            "pixel_size": 0.5e-10,
+            "strength": 2.0,
+        },
+        lambda: P.DepthFilteredArrayParametrization((3, 6, 5), 2e-10, 0.5e-10, strength=2.0),
+    ),
 }
 
 # A wrong shape for each registry name, and the argument the error must name.
@@ -205,6 +215,7 @@ WRONG_SHAPES = {
     "affine_positions": ({"nominal": [[1.0, 2.0, 3.0]]}, "nominal"),
     "probe_relaxation": ({"probes": [[1.0, 2.0]]}, "probes"),
     "aberration_probe": ({"output_shape": [16]}, "output_shape"),
+    "depth_filtered": ({"output_shape": [6, 5]}, "output_shape"),
 }
 
 FIRST_PARTY = {"direct", "index_slice", *(n for names in REGISTRY_NAMES.values() for n in names)}

@@ -1,15 +1,12 @@
 """`depth_filtered` as the object of `ptyrax reconstruct` on the shipped measured scan, three
-slices (runs where ptyrax-reconstruct is installed)."""
+slices (the tox env depth-runs, which installs ptyrax-reconstruct beside this plugin)."""
 
 import dataclasses
 import pathlib
 
 import numpy as np
+import ptyrax_reconstruct as reconstruct_module
 import pytest
-
-reconstruct_module = pytest.importorskip(
-    "ptyrax_reconstruct", reason="the engine test needs ptyrax-reconstruct"
-)
 
 ROOT = next(p for p in pathlib.Path(__file__).resolve().parents if (p / "examples").is_dir())
 EXAMPLE = ROOT / "examples" / "petra-p25-near-field.toml"
