@@ -5,6 +5,7 @@ positions, the mask, and the calibration from the config.
 """
 
 import contextlib
+import functools
 import math
 import pathlib
 import zipfile
@@ -96,7 +97,8 @@ class ZarrReader(ArrayReader):
             if isinstance(node, zarr.Array):
                 yield {"": node}
             else:
-                yield {k: a for k, a in node.members(max_depth=None) if isinstance(a, zarr.Array)}
+                members = sorted(node.members(max_depth=None))  # listed in no fixed order
+                yield {k: a for k, a in members if isinstance(a, zarr.Array)}
         finally:
             if zipped:
                 store.close()
@@ -198,24 +200,28 @@ def _hdf5_arrays(path: pathlib.Path) -> Iterator[Mapping[str, Any]]:
 
 
 class _Hdf5Arrays(Mapping):
-    """An HDF5 file's numeric datasets by path: listed from the file's own tree, found by
-    path through links too (a detector's master file links its frames from other files)."""
+    """An HDF5 file's numeric datasets by path: found by path (through links too: a
+    detector's master file links its frames from other files); the file's tree is walked
+    only when they are listed, not at every read of frames."""
 
     def __init__(self, file: Any):
-        self.file, self.found = file, {}
+        self.file = file
+
+    @functools.cached_property
+    def found(self) -> dict[str, Any]:
+        found = {}
 
         def visit(key: str, node: Any) -> None:  # a value other than None stops the visit
             if _numeric(node):
-                self.found[key] = node
+                found[key] = node
 
-        file.visititems(visit)
+        self.file.visititems(visit)
+        return found
 
     def __getitem__(self, key: str) -> Any:
-        node = self.found.get(key)
-        if node is None:
-            node = self.file.get(key)
-            if not _numeric(node):
-                raise KeyError(key)
+        node = self.file.get(key)
+        if not _numeric(node):
+            raise KeyError(key)
         return node
 
     def __contains__(self, key: object) -> bool:
