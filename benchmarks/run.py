@@ -31,6 +31,7 @@ BENCHMARKS = {
     "h": "multislice",
     "i": "distributed",
     "j": "penalties",
+    "k": "electron",
 }
 
 

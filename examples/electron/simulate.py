@@ -1,10 +1,11 @@
 """Simulate with abTEM a 4D-STEM ptychography scan whose truth is known, in a file that
 `ptyrax reconstruct` reads.
 
-The sample is SrTiO3 seen along [001] (a = 3.905 A), a few unit cells thick, with one
-partially occupied Sr column (half of its atoms removed) off the scan's diagonals, so that a
-transposed or mirrored reconstruction cannot match the truth. abTEM 1.0.11 computes the
-exit waves (its multislice, Lobato potentials, infinite projection, frozen phonons as
+The sample is SrTiO3 seen along [001] (a = 3.905 A), a few unit cells thick, with one Sr
+column emptied (a column vacancy; `vacancy` is the fraction of its atoms removed) off the
+scan's diagonals, so that a transposed or mirrored reconstruction cannot match the truth.
+The probe has abTEM's defocus and, where asked, a two-fold astigmatism. abTEM 1.0.11 computes
+the exit waves (its multislice, Lobato potentials, infinite projection, frozen phonons as
 independent Gaussian displacements) on a grid of pixel `sampling`; each frame is the exit
 wave cut to the `window x window` pixels around its probe and turned into a diffraction
 pattern by abTEM (`Waves.diffraction_patterns`, which is `fftshift(|fft2(psi)|**2)`), the
@@ -62,6 +63,8 @@ class Settings:
     energy: float = 200.0  # keV
     convergence: float = 21.4  # mrad, the probe's semi-angle
     defocus: float = 60.0  # abTEM's defocus (A): C10 = -60 A, underfocus
+    astigmatism: float = 0.0  # C12 (A), two-fold astigmatism
+    astigmatism_angle: float = 0.0  # phi12 (rad)
     sampling: float = A_STO / 20  # A (0.19525): 20 pixels a unit cell, the same in every mode
     window: int = 64  # pattern and probe window, pixels
     step: int = 4  # scan step, pixels of the grid
@@ -71,6 +74,7 @@ class Settings:
     phonons: int = 4  # frozen-phonon configurations (0: the atoms at rest)
     sigma: float = 0.08  # A, the displacement's standard deviation, each axis
     dose: float = 1e5  # electrons per A^2
+    vacancy: float = 1.0  # the fraction of the defect column's Sr atoms removed
     seed: int = 0
 
     @classmethod
@@ -87,7 +91,8 @@ def wavelength(energy_kev: float) -> float:
 
 def crystal(s: Settings):
     """SrTiO3 [001], enough cells across for the scan and a window's margin, `s.cells` thick,
-    half of one Sr column's atoms removed. Returns the atoms and the column's (x, y)."""
+    the fraction `s.vacancy` (rounded up) of one Sr column's atoms removed. Returns the
+    atoms and the column's (x, y)."""
     import ase
 
     span = ((max(s.scan) - 1) * s.step + s.window + 8) * s.sampling
@@ -104,7 +109,7 @@ def crystal(s: Settings):
     sr = np.flatnonzero(
         (atoms.numbers == 38) & np.all(np.abs(atoms.positions[:, :2] - column) < 0.1, axis=1)
     )
-    remove = sr[np.argsort(atoms.positions[sr, 2])][: math.ceil(len(sr) / 2)]
+    remove = sr[np.argsort(atoms.positions[sr, 2])][: math.ceil(s.vacancy * len(sr))]
     del atoms[remove.tolist()]
     return atoms, column
 
@@ -127,7 +132,10 @@ def simulate(s: Settings, out: pathlib.Path, progress: bool = True) -> pathlib.P
         atoms, gpts=grid, slice_thickness=s.slice_thickness, projection="infinite"
     )
     dx = potential.sampling[0]
-    probe = abtem.Probe(energy=energy, semiangle_cutoff=s.convergence, defocus=s.defocus)
+    probe = abtem.Probe(
+        energy=energy, semiangle_cutoff=s.convergence, defocus=s.defocus,
+        C12=s.astigmatism, phi12=s.astigmatism_angle,
+    )  # fmt: skip
     probe.grid.match(potential)
     rows, cols = s.scan
     half = s.window // 2
@@ -209,6 +217,8 @@ def simulate(s: Settings, out: pathlib.Path, progress: bool = True) -> pathlib.P
         "aperture_softness_mrad": 1e3 * lam / (grid * dx),  # abTEM's: one pixel of its grid
         "defocus_abtem_A": s.defocus,
         "C10_A": -s.defocus,
+        "C12_A": s.astigmatism,
+        "phi12_rad": s.astigmatism_angle,
         "dose_e_per_A2": s.dose,
         "electrons_per_frame": per_frame,
         "detected_angle_mrad": 1e3 * lam * limit / (s.window * dx),
@@ -219,7 +229,7 @@ def simulate(s: Settings, out: pathlib.Path, progress: bool = True) -> pathlib.P
         "phonon_sigma_A": s.sigma if s.phonons else 0.0,
         "defect_xy_A": list(column),
         "defect_px": list(column / dx),
-        "defect": "one Sr column with half of its atoms (rounded up) removed",
+        "defect": f"one Sr column with {s.vacancy:.0%} of its atoms (rounded up) removed",
         "grid": grid,
         "seconds": time.perf_counter() - t0,
     }

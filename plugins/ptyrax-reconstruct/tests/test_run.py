@@ -349,3 +349,38 @@ def test_a_component_s_coefficients_are_written_with_the_arrays(tmp_path, monkey
         assert f["coefficients/probe"].attrs["type"] == "_Optics"
         assert (f["coefficients/probe/C10"][()], f["coefficients/probe/phi12"][()]) == (12.5, 0.25)
         assert "slice_spacing" not in f and f.attrs["length_unit_of_the_config"] == "m"
+
+
+def test_several_modes_computed_in_passes_give_the_sums_and_gradients_of_one_pass(
+    tmp_path, monkeypatch
+):
+    """With several probe modes a minibatch's frames go through the forward model a few at a
+    time (`WAVES_PER_PASS`); the loss, deviance and every gradient are those of one pass."""
+    from ptyrax_reconstruct import _fit
+    from ptyrax_reconstruct._run import prepare
+
+    config = load_config(short_config(tmp_path, probe_modes=4))
+    assert config.probe_modes == 4
+    batches = np.arange(40).reshape(1, 1, 40)
+    results = {}
+    for passes in (1, 5):  # 40 frames of 4 modes: one pass, or 5 passes of 8 frames
+        monkeypatch.setattr(_fit, "WAVES_PER_PASS", 160 // passes)
+        fitter = prepare(config).fitter
+        params = prepare(config).params
+        assert _fit.frames_per_pass(jnp.zeros((4, 2, 2)), 40) == 40 // passes
+        batch = jax.device_put(
+            batches[0], jax.sharding.NamedSharding(fitter.problem.mesh, _fit.P(_fit.AXIS))
+        )
+        grads, sums = jax.jit(lambda p, b, f=fitter: f._sharded_sums(p, b, f.problem, grad=True))(
+            params, batch
+        )
+        results[passes] = (np.asarray(sums), jax.tree.leaves(grads))
+    (one, grads_one), (five, grads_five) = results[1], results[5]
+    # the same per-frame arithmetic; only the order of the sums over frames and pixels differs
+    terms = 40 * 64 * 64
+    for a, b in zip(one, five, strict=True):
+        assert abs(a - b) <= rounding_tolerance(jnp.float32, terms=terms, scale=abs(a))
+    for a, b in zip(grads_one, grads_five, strict=True):
+        a, b = np.asarray(a), np.asarray(b)
+        scale = float(np.max(np.abs(a))) if a.size else 0.0
+        assert np.allclose(a, b, rtol=0, atol=rounding_tolerance(a.dtype, terms=40, scale=scale))
