@@ -227,13 +227,32 @@ def _git_state() -> str:
     return commit + (" with uncommitted changes" if dirty else "")
 
 
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def host_devices() -> None:
+    """One CPU device a usable core, asked for before JAX starts (a benchmark that shards
+    over them, k, uses them; the others run on the first, as before). XLA's CPU FFT runs one
+    thread an op, so FFT-bound work needs a device a core to use the machine."""
+    import jax
+
+    try:
+        jax.config.update("jax_num_cpu_devices", usable_cores())
+    except RuntimeError:  # JAX has started already: keep its devices
+        pass
+
+
 def environment() -> dict[str, str]:
     """What a result depends on: the machine, its load, the device and the versions."""
     import jax
 
     devices = jax.devices()
     cpus = os.cpu_count()
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cpus
+    usable = usable_cores()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     return {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -8,8 +8,10 @@ examples/electron/sto.h5`, about 80 s with abTEM): 1600 patterns of 64 x 64, 200
 off the true -60 A), batches of 64 and the same slices and probe modes:
 
 - ptyrax: the example config (`examples/electron/sto.toml`: an aberration probe refining
-  `C10`, a phase-only object), in this process; with K > 1 modes the probe's modes are a
-  focal spread (10 A, trained);
+  `C10`, a phase-only object), in this process, its frames shared over one host device a
+  core (`ptyrax reconstruct --devices N`; XLA's CPU FFT runs one thread an op, and measured
+  here an FFT of 256 waves of 64 x 64 costs 22 us a wave on both cores, 15 us on one); with
+  K > 1 modes the probe's modes are a focal spread (10 A, trained);
 - PtyRAD 1.0.0 (PyTorch, CPU) through its Python API (`benchmarks/_ptyrad_peer.py`);
 - phaser 0.3.1 (JAX) with its LSQ-ML engine (`benchmarks/_phaser_peer.py`).
 
@@ -183,6 +185,14 @@ def _config(data: pathlib.Path, slices: int, modes: int, epochs: int):
     return load_config(raw, base_dir=data.parent)
 
 
+def _devices() -> int:
+    """The devices ptyrax's fit shares its frames over: on a CPU every host device (one a
+    core, `run.py` asks for them), as `ptyrax reconstruct --devices N` does; else one."""
+    import jax
+
+    return len(jax.devices()) if jax.default_backend() == "cpu" else 1
+
+
 class _Ours:
     """A prepared ptyrax fit that goes on epoch after epoch."""
 
@@ -190,7 +200,7 @@ class _Ours:
         from ptyrax_reconstruct._run import prepare
 
         self.config = _config(data, slices, modes, epochs)
-        self.setup = prepare(self.config)
+        self.setup = prepare(self.config, devices=_devices())
         self.params = self.setup.params
         self.state = self.setup.fitter.init(self.params)
         self.epochs = 0
@@ -224,23 +234,29 @@ class _Ours:
 
 def _fft_floor(pairs: int, frames: int, n: int, modes: int = 1, repeats: int = 5) -> float:
     """Seconds for `pairs` fft2 + ifft2 pairs on each of `frames` x `modes` n x n waves, in
-    batches of BATCH frames (each an FFT of BATCH x `modes` transforms) one after another."""
+    batches of BATCH frames one after another, each batch's frames shared over the devices
+    ptyrax uses (`_devices`), each device's share one FFT of its frames x `modes` waves."""
     import jax
     import jax.numpy as jnp
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
     rng = np.random.default_rng(0)
     steps = -(-frames // BATCH)
-    waves = jnp.asarray(rng.normal(size=(steps, BATCH, modes, n, n)) + 0j, jnp.complex64)
+    mesh = Mesh(np.array(jax.devices()[: _devices()]), ("d",))
+    spec = PartitionSpec(None, "d")
+    waves = jax.device_put(
+        jnp.asarray(rng.normal(size=(steps, BATCH, modes, n, n)) + 0j, jnp.complex64),
+        NamedSharding(mesh, spec),
+    )
 
-    @jax.jit
-    def epoch(w):
-        def step(x):
-            for _ in range(pairs):
-                x = jnp.fft.ifft2(jnp.fft.fft2(x) * 1.0001)
-            return x
+    def step(x):
+        for _ in range(pairs):
+            x = jnp.fft.ifft2(jnp.fft.fft2(x) * 1.0001)
+        return x
 
-        return jax.lax.map(step, w)
-
+    epoch = jax.jit(
+        jax.shard_map(lambda w: jax.lax.map(step, w), mesh=mesh, in_specs=spec, out_specs=spec)
+    )
     epoch(waves).block_until_ready()
     times = []
     for _ in range(repeats):
@@ -380,6 +396,8 @@ def _speed(mode: str, data: pathlib.Path, scan: int, pythons: dict, folder: path
                     + "]",
                     "<= 0.333" if target else "",
                     (fastest <= TARGET_SPEED if judged else None) if target else None,
+                    f"ptyrax on {_devices()} device(s) (one a core: --devices {_devices()}), "
+                    f"{tool} on the same cores; "
                     f"{ROUNDS[mode]} rounds, tools alternating; per round ptyrax's median of "
                     f"{EPOCHS[mode]} epochs, a peer's of {PEER_ITERATIONS[mode] - 1} iterations "
                     "after its first; judged on the fastest iterations: torch's threads slow by "
@@ -396,7 +414,7 @@ def _speed(mode: str, data: pathlib.Path, scan: int, pythons: dict, folder: path
                 f"<= {TARGET_FLOOR:g}x",
                 epoch / floor <= TARGET_FLOOR if judged else None,
                 f"{(2 * slices - 1) * modes} fft2 + ifft2 pairs a frame, 64 x 64 complex64, "
-                f"jitted, {BATCH} transforms an FFT"
+                f"jitted, {BATCH} transforms an FFT split over {_devices()} device(s)"
                 + (
                     f"; with the {modes} modes in each FFT's batch ({BATCH * modes} transforms, "
                     f"as the model does them): {ms(batched)}"

@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     mode = "smoke" if args.smoke else "full"
 
     start = time.perf_counter()
+    _timing.host_devices()
     environment = _timing.environment()
     if args.note:
         environment["note"] = args.note
