@@ -40,6 +40,7 @@ from ._index import (
 )
 from ._kinds import Kind as Kind
 from ._packed import Packed as Packed, pack as pack
+from ._phasor import expi as expi
 from ._resolve import (
     resolve_array_parametrizations as resolve_array_parametrizations,
     resolve_index_dependent_parameters as resolve_index_dependent_parameters,

@@ -265,3 +265,24 @@ def test_bad_electron_input_is_one_line_and_exit_2(scan, tmp_path, line, replace
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("ptyrax reconstruct: error: ") and done.stderr.count("\n") == 1
     assert message in done.stderr
+
+
+def test_benchmark_k_runs_on_a_small_scan(scan, monkeypatch):
+    """Benchmark k (`benchmarks/electron.py`, smoke sizes) on the small scan in place of the
+    benchmark's: the speed rows, the FFT floor and the error over time come out as numbers
+    (CI's bench-smoke has no abTEM to make the benchmark's scan; this env has)."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import electron
+
+    monkeypatch.setattr(electron, "DATA", scan)
+    for tool in electron.PEERS:  # no peer here: their rows say so
+        monkeypatch.setenv(f"PTYRAX_{tool.upper()}_PYTHON", str(ROOT / "no-such-python"))
+    rows = electron.run("smoke")
+    by_case = {row.case: row for row in rows}
+    floor = by_case["2 slices, 2 modes: ptyrax's iteration against its FFT floor"]
+    assert float(floor.result.removesuffix("x")) > 0
+    assert all(row.met is None for row in rows)  # smoke: nothing judged
+    peers = [row for row in rows if row.reference == "not measured"]
+    assert len(peers) == 4 and all("PTYRAX_" in row.note for row in peers)
+    error = float(by_case["phase error after the same wall time, against PtyRAD"].ptyrax.split()[0])
+    assert 0 < error < 1.0  # rad: two epochs of a phase object of 0.16 rad RMS

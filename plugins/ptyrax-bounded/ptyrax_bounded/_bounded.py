@@ -97,7 +97,7 @@ class BoundedAmplitudePhaseArrayParametrization(ptyrax_core.ArrayParametrization
 
     def __call__(self) -> Complex[Array, "..."]:
         """`amplitude * exp(1j * phase)`."""
-        return self.amplitude * jnp.exp(1j * self.phase)
+        return self.amplitude * ptyrax_core.expi(self.phase)
 
     def with_array(self, target: ptyrax_core.HostOrDeviceArray) -> Self:
         """A copy whose output is `target` with its amplitude clipped into [a_min, a_max].

@@ -132,12 +132,13 @@ class DepthFilteredArrayParametrization(ptyrax_core.ArrayParametrization):
     def __call__(self) -> Complex[Array, "s r c"]:
         """The object stack `exp(F(log_amplitude) + 1j * F(phase))`, complex."""
         if self.log_amplitude is None:
-            return jnp.exp(1j * self._filter(self.phase))
+            return ptyrax_core.expi(self._filter(self.phase))
         if self._weight is None:
-            return jnp.exp(self.log_amplitude + 1j * self.phase)
+            return jnp.exp(self.log_amplitude) * ptyrax_core.expi(self.phase)
         spectrum = jnp.fft.fftn(self.log_amplitude + 1j * self.phase, axes=_AXES)
         weight = jax.lax.stop_gradient(self._weight)
-        return jnp.exp(jnp.fft.ifftn(spectrum * weight, axes=_AXES))
+        log = jnp.fft.ifftn(spectrum * weight, axes=_AXES)
+        return jnp.exp(jnp.real(log)) * ptyrax_core.expi(jnp.imag(log))
 
     def filtered(self) -> tuple[Real[Array, "s r c"], Real[Array, "s r c"]]:
         """`(F(phase), F(log_amplitude))`: the output's phase (not wrapped) and log-amplitude

@@ -17,8 +17,9 @@ def _refuse_complex(phase, name: str) -> None:
 def phase_only_exp(phase: ptyrax_core.HostOrDeviceArray) -> Complex[Array, "..."]:
     """The unit-magnitude complex array `exp(1j * phase)`, in JAX.
 
-    Computed as `jnp.exp(1j * phase)`: under `jax.value_and_grad` the backward pass reuses the
-    forward result, which made a ptychography step 15-20 % faster than `cos + 1j * sin`.
+    Computed by `ptyrax_core.expi`: for float32 a range reduction and two polynomials, within
+    1.3e-7 of the exact value and about 15 times faster than `jnp.exp(1j * phase)` on a CPU;
+    the backward pass reuses the forward result.
 
     Arguments:
         phase: real phases in radians, any shape (a JAX or NumPy array).
@@ -34,7 +35,7 @@ def phase_only_exp(phase: ptyrax_core.HostOrDeviceArray) -> Complex[Array, "..."
         Array(True, dtype=bool)
     """
     _refuse_complex(phase, "phase_only_exp")
-    return jnp.exp(1j * phase)
+    return ptyrax_core.expi(phase)
 
 
 def phase_only_exp_np(phase: np.ndarray) -> np.ndarray:

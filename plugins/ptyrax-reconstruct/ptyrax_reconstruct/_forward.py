@@ -11,6 +11,13 @@ from jaxtyping import Array, Complex, Float
 
 from ._propagate import propagate_far, propagate_near, shift_ramp
 
+UNROLLED_SLICES = 8
+"""Up to this many slices the multislice is a Python loop (one HLO op chain a slice), beyond
+it a `lax.scan` unrolled by 8, whose program stays small for any number of slices. Measured
+on 2 CPU cores, 6 slices, an epoch of 1600 frames: the loop took 0.86 of the scan's time
+with 1 probe mode and 0.85 with 4 (the scan stacks each slice's wave for the gradient). With
+16 and 40 slices the two compiled in the same time (7 and 14 s) and ran within the noise."""
+
 
 def subpixel_split(position: Float[Array, "2"]) -> tuple[Array, Array]:
     """`position` as the whole pixel its window starts at and the rest, in `[-0.5, 0.5]`."""
@@ -44,13 +51,16 @@ def exit_waves(
         return wave * jax.lax.dynamic_slice(slices[0], whole, shape)
     windows = jax.vmap(lambda layer: jax.lax.dynamic_slice(layer, whole, shape))(slices)
     wave = wave * windows[0]
+    if slices.shape[0] <= UNROLLED_SLICES:
+        for window in windows[1:]:
+            wave = propagate_near(wave, slice_transfer) * window
+        return wave
 
     def through(wave, window):
         return propagate_near(wave, slice_transfer) * window, None
 
-    # over the windows (their gradient is window-sized, not object-sized), unrolled by up to 8:
-    # as fast as a Python loop, and compiled as fast for any S
-    return jax.lax.scan(through, wave, windows[1:], unroll=min(slices.shape[0] - 1, 8))[0]
+    # over the windows (their gradient is window-sized, not object-sized), unrolled by 8
+    return jax.lax.scan(through, wave, windows[1:], unroll=8)[0]
 
 
 def detector_waves(
