@@ -337,7 +337,7 @@ def _speed(mode: str, data: pathlib.Path, scan: int, pythons: dict, folder: path
     frames = scan * scan
     for slices, modes in SPEED_CASES[mode]:
         case = f"{slices} slice{'s' if slices > 1 else ''}, {modes} mode{'s' if modes > 1 else ''}"
-        ours = _Ours(data, slices, modes)
+        ours = _Ours(data, slices, modes, epochs=2 + ROUNDS[mode] * EPOCHS[mode])
         for _ in range(2):  # compiles, for the first params and for those an epoch returns
             ours.epoch()
         times = {"ptyrax": [], **{t: [] for t in pythons}}
