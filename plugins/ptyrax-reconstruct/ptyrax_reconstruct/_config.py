@@ -17,9 +17,10 @@ from ._loss import LOSSES
 from ._penalties import PARTS, PenaltySpec
 from ._units import LENGTH_UNITS
 
-COMPONENTS = ("object", "probe", "positions", "weights", "background")
-"""The parts of a model; `weights` (one intensity factor per frame) and `background` are
-optional: a model has them when the config has their tables."""
+COMPONENTS = ("object", "probe", "positions", "weights", "background", "slice_spacing")
+"""The parts of a model; `weights` (one intensity factor per frame), `background` and
+`slice_spacing` (a multislice object's spacing, refined as a multiple of
+`geometry.slice_spacing`) are optional: a model has them when the config has their tables."""
 
 MAX_EPOCHS = 1_000_000
 """A stage's most epochs: more is a typing slip, not a run (a million epochs of the shipped
@@ -31,6 +32,7 @@ DEFAULT_TYPES = {
     "positions": "index_slice",
     "weights": "index_slice",
     "background": "non_negative",
+    "slice_spacing": "non_negative",
 }
 """The registry name each component is built with when its table gives no `type`."""
 
@@ -216,6 +218,11 @@ def load_config(
             if not isinstance(spec["type"], str):
                 raise ReconstructError(f"config: model.{c}.type must be a registry name (a string)")
             model[c] = spec
+    if "slice_spacing" in model and slices == 1:
+        raise ReconstructError(
+            "config: model.slice_spacing refines the spacing between slices: it needs "
+            "geometry.slices of 2 or more"
+        )
     stages = tuple(
         Stage(
             epochs=_at_most(

@@ -24,6 +24,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from ptyrax_core import (
     BoundSliceParameter,
     IndexDependentParameter,
+    expi,
     resolve_array_parametrizations,
     resolve_index_dependent_parameters,
 )
@@ -46,6 +47,8 @@ class Problem:
         transfer: the near-field transfer function, or None in the far field.
         slice_transfer: the transfer function between the slices of a multislice object, or
             None for a thin one.
+        slice_phase: its phase (`angular_phase`, float32, 0 where it is 0), where the model
+            refines the spacing (`slice_spacing`, a multiple of the configured one); else None.
         n_frames: the real frames (the rest are padding).
         share: frames per device.
         loss: `"poisson"` or `"amplitude"`.
@@ -60,6 +63,7 @@ class Problem:
     loss: str
     mesh: jax.sharding.Mesh
     slice_transfer: jax.Array | None = None
+    slice_phase: jax.Array | None = None
 
     @property
     def devices(self) -> int:
@@ -74,6 +78,7 @@ class Problem:
             valid=P(),
             transfer=spec(self.transfer),
             slice_transfer=spec(self.slice_transfer),
+            slice_phase=spec(self.slice_phase),
         )
 
 
@@ -81,7 +86,7 @@ class Problem:
 # arrays can only be passed in.
 jax.tree_util.register_dataclass(
     Problem,
-    data_fields=["frames", "valid", "transfer", "slice_transfer"],
+    data_fields=["frames", "valid", "transfer", "slice_transfer", "slice_phase"],
     meta_fields=["n_frames", "share", "loss", "mesh"],
 )
 
@@ -107,6 +112,7 @@ def make_problem(
     loss: str,
     devices: list,
     slice_transfer: np.ndarray | None = None,
+    slice_phase: np.ndarray | None = None,
 ) -> Problem:
     """Put the frames on `devices` (`mesh_devices`: of every process, ordered by process),
     padded to a multiple of their number with empty frames. `frames(slice)` reads frames
@@ -134,6 +140,9 @@ def make_problem(
         slice_transfer=None
         if slice_transfer is None
         else jax.device_put(np.asarray(slice_transfer, np.complex64), replicated),
+        slice_phase=None
+        if slice_phase is None
+        else jax.device_put(np.nan_to_num(slice_phase).astype(np.float32), replicated),
     )
 
 
@@ -243,6 +252,17 @@ def frames_per_pass(probe_spectrum: jax.Array | None, frames: int) -> int:
     return max(1, WAVES_PER_PASS // probe_spectrum.shape[0])
 
 
+def slice_transfer(arrays: dict, problem: Problem) -> jax.Array | None:
+    """The transfer function between slices: the problem's, or where the model refines the
+    spacing (`arrays["slice_spacing"]`, a multiple of the configured one), the problem's
+    phase times that multiple (the phase is linear in the distance)."""
+    if "slice_spacing" not in arrays or problem.slice_phase is None:
+        return problem.slice_transfer
+    factor = jnp.reshape(arrays["slice_spacing"], ())
+    passed = problem.slice_transfer != 0  # 0: evanescent, at any distance
+    return jnp.where(passed, expi(factor * problem.slice_phase), 0)
+
+
 def _local_sums(
     arrays: dict, frames: jax.Array, local: jax.Array, problem: Problem, per_pixel: Callable
 ):
@@ -251,7 +271,8 @@ def _local_sums(
     offset = jax.lax.axis_index(AXIS) * problem.share
     present = local >= 0
     local = jnp.where(present, local, 0)
-    frame = lambda i: predict(arrays, i, problem.transfer, problem.slice_transfer)  # noqa: E731
+    slices = slice_transfer(arrays, problem)
+    frame = lambda i: predict(arrays, i, problem.transfer, slices)  # noqa: E731
     chunk = frames_per_pass(arrays.get("probe_spectrum"), local.shape[0])
     if chunk < local.shape[0]:  # in passes of a few frames: each pass's waves stay in cache
         predicted = jax.lax.map(frame, offset + local, batch_size=chunk)

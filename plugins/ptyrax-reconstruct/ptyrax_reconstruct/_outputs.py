@@ -82,12 +82,23 @@ def metrics(result) -> dict:
     }
 
 
+def slice_spacing(result) -> float | None:
+    """The spacing between slices in metres: refined where the model has a `slice_spacing`
+    (a multiple of the configured one), else the configured; None for a thin object."""
+    if result.config.slices == 1:
+        return None
+    made = result.model.get("slice_spacing")
+    factor = 1.0 if made is None else float(np.asarray(made()).reshape(()))
+    return result.config.slice_spacing * factor
+
+
 def write_arrays(path: pathlib.Path, result) -> None:
     """The reconstruction as HDF5: `object`, `probe` (modes first), `translations` (refined,
     metres), `initial_translations`, `positions_px` (the probe's corner on the object),
     `object_pixel_size` (metres, rows and columns), and `background`, `weights` if fitted,
     `probes` (every frame's, `(N, modes, p, q)`) for per-position probes (`probe` is their
-    mean then); `slice_spacing` (metres) for a multislice object; and under
+    mean then); `slice_spacing` (metres, refined where the model refines it) for a
+    multislice object; and under
     `coefficients/COMPONENT` the named numbers of any component that has them (its
     `coefficients()`: an aberration probe's C10, C12, ... in its own units)."""
     import h5py
@@ -100,7 +111,7 @@ def write_arrays(path: pathlib.Path, result) -> None:
                 for name, value in made.coefficients().items():
                     group[name] = np.asarray(value)
         if result.config.slices > 1:
-            f["slice_spacing"] = result.config.slice_spacing
+            f["slice_spacing"] = slice_spacing(result)
         f["object"] = result.object
         f["probe"] = result.probe
         f["translations"] = result.translations
@@ -180,7 +191,10 @@ def _figure(path: pathlib.Path, result) -> None:
         for k, v in made.coefficients().items()
         if float(v) != 0.0
     ]
-    if numbers:  # a probe from its optics: the refined aberrations
+    if "slice_spacing" in result.model:
+        unit = result.config.length_unit
+        numbers.append(f"slice spacing = {slice_spacing(result) / LENGTH_UNITS[unit]:.4g} {unit}")
+    if numbers:  # a probe from its optics: the refined aberrations, a refined spacing
         loss.text(0.97, 0.95, "\n".join(numbers), transform=loss.transAxes, ha="right",
                   va="top", fontsize=8, family="monospace")  # fmt: skip
     moved = axes[1, 2]
@@ -207,7 +221,7 @@ def _slices_figure(path: pathlib.Path, result) -> None:
     phases = np.angle(result.object[:, rows, columns])
     unit = result.config.length_unit
     unit = "um" if unit in ("m", "mm") else unit
-    spacing = result.config.slice_spacing / LENGTH_UNITS[unit]
+    spacing = slice_spacing(result) / LENGTH_UNITS[unit]
     count = len(phases)
     across = int(np.ceil(np.sqrt(count)))
     down = int(np.ceil(count / across))

@@ -45,15 +45,32 @@ def angular_spectrum(
         >>> h.dtype, bool(np.allclose(np.abs(h), 1.0)), complex(h[0, 0])
         (dtype('complex64'), True, (1+0j))
     """
+    phase = angular_phase(shape, pixel, wavelength, distance)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(phase), np.exp(1j * phase), 0.0).astype(np.complex64)
+
+
+def angular_phase(
+    shape: tuple[int, int], pixel: tuple[float, float], wavelength: float, distance: float
+) -> np.ndarray:
+    """The phase of `angular_spectrum` (float64, radians, not wrapped), NaN where the wave is
+    evanescent: linear in `distance`, so the transfer over `f * distance` is
+    `exp(1j * f * phase)`.
+
+    Example:
+        >>> import numpy as np
+        >>> p = angular_phase((8, 8), (1e-10, 1e-10), wavelength=2.5e-12, distance=4e-10)
+        >>> abs(float(p[0, 0])), bool(np.all(p <= 0))  # none at zero frequency, lags elsewhere
+        (0.0, True)
+    """
     fy = np.fft.fftfreq(shape[0], d=pixel[0])[:, None]
     fx = np.fft.fftfreq(shape[1], d=pixel[1])[None, :]
-    with np.errstate(over="ignore", invalid="ignore"):  # evanescent ones overflow: cut below
+    with np.errstate(over="ignore", invalid="ignore"):  # evanescent ones overflow: NaN below
         s = (wavelength * fy) ** 2 + (wavelength * fx) ** 2
         propagating = s < 1.0
         # sqrt(1 - s) - 1 written so that small s loses no digits: -s / (1 + sqrt(1 - s))
         delta = -s / (1.0 + np.sqrt(np.where(propagating, 1.0 - s, 1.0)))
-        phase = 2 * np.pi / wavelength * distance * delta
-        return np.where(propagating, np.exp(1j * phase), 0.0).astype(np.complex64)
+        return np.where(propagating, 2 * np.pi / wavelength * distance * delta, np.nan)
 
 
 def propagate_near(

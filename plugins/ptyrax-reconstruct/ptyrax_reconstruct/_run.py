@@ -41,7 +41,7 @@ from ._geometry import Geometry, geometry
 from ._guess import check_object, check_positions, pixel_positions, probe_guess
 from ._model import build_component, is_index_dependent, takes
 from ._penalties import build_terms, check_terms
-from ._propagate import angular_spectrum
+from ._propagate import angular_phase, angular_spectrum
 from ._readers import read_data
 
 CHECKPOINT = "checkpoint.ptyrax"
@@ -159,11 +159,15 @@ def prepare(
     if geo.propagation == "far_field":  # zero frequency at [0, 0], once, on the host
         frames = lambda part: np.fft.ifftshift(scan.frames(part), axes=(-2, -1))  # noqa: E731
         valid = np.fft.ifftshift(valid)
-    slice_transfer = None
+    slice_transfer = slice_phase = None
     if config.slices > 1:
         slice_transfer = angular_spectrum(
             (rows, columns), geo.pixel, geo.wavelength, config.slice_spacing
         )
+        if "slice_spacing" in config.model:  # refined: the transfer made from its phase
+            slice_phase = angular_phase(
+                (rows, columns), geo.pixel, geo.wavelength, config.slice_spacing
+            )
     transfer = None
     if geo.propagation == "near_field":
         transfer = angular_spectrum((rows, columns), geo.pixel, geo.wavelength, geo.distance)
@@ -176,7 +180,9 @@ def prepare(
                 f"{what}: the propagator over {z:g} m (wavelength {geo.wavelength:g} m, pixel "
                 f"{geo.pixel[0]:g} m) is not finite"
             )
-    problem = make_problem(frames, n, valid, transfer, config.loss, mesh, slice_transfer)
+    problem = make_problem(
+        frames, n, valid, transfer, config.loss, mesh, slice_transfer, slice_phase
+    )
     mean = mean_frame(problem)
     if not np.any(mean[valid] > 0):
         raise ReconstructError(
@@ -194,6 +200,7 @@ def prepare(
         "positions": positions.astype(np.float32),
         "weights": np.ones(n, np.float32),
         "background": np.full((rows, columns), 1e-2, np.float32),
+        "slice_spacing": np.ones(1, np.float32),  # a multiple of geometry.slice_spacing
     }
     for name, guess in initial.items():
         if name not in guesses or np.shape(guess) != np.shape(guesses[name]):
@@ -244,7 +251,7 @@ def prepare(
     return _Setup(config, scan, geo, fitter, params, static, scale, positions, need)
 
 
-SHARED = ("object", "probe", "background")
+SHARED = ("object", "probe", "background", "slice_spacing")
 """The components with one guess for all frames; the rest have one a frame."""
 
 

@@ -3,6 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from ptyrax_reconstruct._propagate import (
+    angular_phase,
     angular_spectrum,
     fourier_shift,
     propagate_far,
@@ -166,3 +167,17 @@ def test_angular_spectrum_of_minus_z_is_the_conjugate(distance):
     h = angular_spectrum((N, N), (PIXEL, PIXEL), WAVELENGTH, distance)
     g = angular_spectrum((N, N), (PIXEL, PIXEL), WAVELENGTH, -distance)
     assert_close(h, np.conj(g), terms=1)
+
+
+def test_angular_phase_is_the_spectrum_s_phase_and_linear_in_the_distance():
+    shape, pixel, wavelength = (16, 12), (0.2e-10, 0.25e-10), 2.5e-12
+    phase = angular_phase(shape, pixel, wavelength, 4e-10)
+    transfer = angular_spectrum(shape, pixel, wavelength, 4e-10)
+    assert np.array_equal(np.isnan(phase), transfer == 0)
+    passed = ~np.isnan(phase)
+    assert_close(np.exp(1j * phase[passed]).astype(np.complex64), transfer[passed])
+    np.testing.assert_allclose(
+        angular_phase(shape, pixel, wavelength, 1.3 * 4e-10)[passed],
+        1.3 * phase[passed],
+        rtol=4 * np.finfo(np.float64).eps,
+    )

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from ptyrax_reconstruct import (
+    ReconstructError,
     Scan,
     detector_waves,
     exit_waves,
@@ -384,3 +385,36 @@ def test_several_modes_computed_in_passes_give_the_sums_and_gradients_of_one_pas
         a, b = np.asarray(a), np.asarray(b)
         scale = float(np.max(np.abs(a))) if a.size else 0.0
         assert np.allclose(a, b, rtol=0, atol=rounding_tolerance(a.dtype, terms=40, scale=scale))
+
+
+def test_a_refined_slice_spacing_moves_and_is_written(tmp_path):
+    """`[model.slice_spacing]`: the spacing as a trained multiple of the configured one. Held
+    at its start (rate 0) the run predicts what the fixed spacing does; trained, it moves, and
+    the h5 and the picture carry the refined spacing."""
+    stages = [{"epochs": 2, "learning_rate": 0.04, "batch_size": 50}]
+    base = dataclasses.replace(
+        load_config(short_config(tmp_path, stages=stages)), slices=2, slice_spacing=2e-6
+    )
+    fixed = reconstruct(base, out=tmp_path / "fixed")
+    spec = {"type": "non_negative"}
+    held = dataclasses.replace(
+        base,
+        model={**base.model, "slice_spacing": spec},
+        rate_scale={**base.rate_scale, "slice_spacing": 0.0},
+    )
+    same = reconstruct(held, out=tmp_path / "held")
+    # the transfer made from its phase (expi) against numpy's exp: float32 rounding a step
+    assert abs(same.final_deviance - fixed.final_deviance) <= 1e-3 * fixed.final_deviance
+    trained = dataclasses.replace(held, rate_scale={**base.rate_scale, "slice_spacing": 1.0})
+    moved = reconstruct(trained, out=tmp_path / "trained")
+    factor = float(np.asarray(moved.model["slice_spacing"]()).reshape(()))
+    assert factor != 1.0 and factor > 0
+    with h5py.File(tmp_path / "trained" / "reconstruction.h5") as f:
+        assert f["slice_spacing"][()] == pytest.approx(2e-6 * factor, rel=1e-6)
+
+
+def test_a_slice_spacing_component_needs_slices(tmp_path):
+    text = short_config(tmp_path).read_text() + '\n[model.slice_spacing]\ntype = "non_negative"\n'
+    (tmp_path / "bad.toml").write_text(text)
+    with pytest.raises(ReconstructError, match="model.slice_spacing refines the spacing"):
+        load_config(tmp_path / "bad.toml")
