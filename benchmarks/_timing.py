@@ -138,6 +138,20 @@ def speedup(paired: Paired) -> float:
     return statistics.median(y / x for x, y in zip(paired.a, paired.b, strict=True))
 
 
+def median_seconds(call: Callable[[], Any], repeats: int) -> float:
+    """The median wall time of `repeats` calls of `call` (a jitted call whose result it
+    waits for), after one untimed call."""
+    import jax
+
+    jax.block_until_ready(call())
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(call())
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def ms(seconds: float) -> str:
     """Seconds as milliseconds, with a precision that fits their size."""
     value = 1e3 * seconds

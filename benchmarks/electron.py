@@ -50,7 +50,7 @@ import tomllib
 import numpy as np
 
 from ._report import Row
-from ._timing import ms
+from ._timing import median_seconds, ms
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATA = ROOT / "examples" / "electron" / "sto.h5"
@@ -257,13 +257,7 @@ def _fft_floor(pairs: int, frames: int, n: int, modes: int = 1, repeats: int = 5
     epoch = jax.jit(
         jax.shard_map(lambda w: jax.lax.map(step, w), mesh=mesh, in_specs=spec, out_specs=spec)
     )
-    epoch(waves).block_until_ready()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        epoch(waves).block_until_ready()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_seconds(lambda: epoch(waves), repeats)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ import tempfile
 import time
 
 from ._report import Row
-from ._timing import Paired, format_ratio, ms
+from ._timing import Paired, format_ratio, median_seconds, ms
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "petra-p25-near-field.toml"
@@ -113,13 +113,7 @@ def _fft_floor(pairs_per_frame: int, frames: int = 200, repeats: int = 7) -> flo
             x = jnp.fft.ifft2(jnp.fft.fft2(x) * 1.0001)
         return x
 
-    pairs(waves).block_until_ready()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        pairs(waves).block_until_ready()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_seconds(lambda: pairs(waves), repeats)
 
 
 def _epoch(metrics: dict) -> float:
