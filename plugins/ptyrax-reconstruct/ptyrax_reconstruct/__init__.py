@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ._errors import (
         DivergedError as DivergedError,
         Interrupted as Interrupted,
+        NoiseFitWarning as NoiseFitWarning,
         ReconstructError as ReconstructError,
         ReconstructWarning as ReconstructWarning,
         RisingLossWarning as RisingLossWarning,
@@ -43,8 +44,21 @@ if TYPE_CHECKING:
         exit_waves as exit_waves,
         intensities as intensities,
     )
+    from ._frc import (
+        Registration as Registration,
+        Rings as Rings,
+        crossing as crossing,
+        fourier_ring_correlation as fourier_ring_correlation,
+        half_bit_threshold as half_bit_threshold,
+        register as register,
+    )
+    from ._frc_command import FrcResult as FrcResult, frc as frc
     from ._geometry import Geometry as Geometry, geometry as geometry
-    from ._loss import amplitude_error as amplitude_error, poisson_deviance as poisson_deviance
+    from ._loss import (
+        amplitude_error as amplitude_error,
+        deviance_moments as deviance_moments,
+        poisson_deviance as poisson_deviance,
+    )
     from ._penalties import (
         PENALTIES as PENALTIES,
         Penalty as Penalty,
@@ -81,6 +95,7 @@ _LAZY = {
     "Interrupted": "._errors",
     "ReconstructError": "._errors",
     "ReconstructWarning": "._errors",
+    "NoiseFitWarning": "._errors",
     "RisingLossWarning": "._errors",
     "SlowStepWarning": "._errors",
     "detector_waves": "._forward",
@@ -88,6 +103,7 @@ _LAZY = {
     "intensities": "._forward",
     "amplitude_error": "._loss",
     "poisson_deviance": "._loss",
+    "deviance_moments": "._loss",
     "PENALTIES": "._penalties",
     "Penalty": "._penalties",
     "PenaltySpec": "._penalties",
@@ -103,6 +119,14 @@ _LAZY = {
     "CxiReader": "._readers",
     "Reader": "._readers",
     "read_data": "._readers",
+    "Rings": "._frc",
+    "Registration": "._frc",
+    "crossing": "._frc",
+    "fourier_ring_correlation": "._frc",
+    "half_bit_threshold": "._frc",
+    "register": "._frc",
+    "FrcResult": "._frc_command",
+    "frc": "._frc_command",
     "Geometry": "._geometry",
     "geometry": "._geometry",
     "Result": "._run",
@@ -127,10 +151,11 @@ def __dir__() -> list[str]:
 
 @ptyrax_core.hookimpl
 def ptyrax_commands(commands):
-    from . import _command, _inspect
+    from . import _command, _frc_command, _inspect
 
     _command.add_parser(commands)
     _inspect.add_parser(commands)
+    _frc_command.add_parser(commands)
 
 
 @ptyrax_core.hookimpl

@@ -267,9 +267,11 @@ def _reconstruct(args: argparse.Namespace, config, stop) -> int:
     where = f"{result.devices} device(s)"
     if result.processes > 1:
         where += f" of {result.processes} processes"
+    stopped = "" if result.stopped_at_noise_floor is None else " (stopped at the noise floor)"
     print(
-        f"final deviance {result.final_deviance:.4g} over {len(result.positions)} frames, "
-        f"{len(seconds)} epochs, {median:.3f} s per epoch (median) on {where}\n"
+        f"final deviance {result.final_deviance:.4g} (noise floor {result.noise_floor:.4g} "
+        f"\u00b1 {result.noise_floor_spread:.2g}) over {len(result.positions)} frames, "
+        f"{len(seconds)} epochs{stopped}, {median:.3f} s per epoch (median) on {where}\n"
         f"wrote {args.out / METRICS}, {args.out / FIGURE}, "
         + ("reconstruction_slices.png, " if result.object.ndim == 3 else "")
         + "reconstruction.h5 and checkpoint.ptyrax"

@@ -69,6 +69,8 @@ class Config:
         start_epoch: component -> the epoch from which it is trained.
         seed: the shuffling seed.
         checkpoint_every: epochs between checkpoints (0: only at the end).
+        stop_at_noise_floor: end the fit after the first epoch whose deviance is at or below
+            its noise floor (the discrepancy principle).
         base_dir: the folder relative paths in the model specs start from.
         length_unit: the unit of the config's lengths (`length_unit = "A"` at its top: the
             data table's wavelength, distance, pixel size and scan step, the geometry's
@@ -93,6 +95,7 @@ class Config:
     start_epoch: dict[str, int] = dataclasses.field(default_factory=dict)
     seed: int = 0
     checkpoint_every: int = 0
+    stop_at_noise_floor: bool = False
     base_dir: pathlib.Path = pathlib.Path(".")
     length_unit: str = "m"
 
@@ -149,6 +152,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
     "fit": {
         "seed": int,
         "checkpoint_every": int,
+        "stop_at_noise_floor": bool,
         "stages": list,
         "rate_scale": dict,
         "start_epoch": dict,
@@ -271,6 +275,7 @@ def load_config(
         },
         seed=_at_least(fit.get("seed", 0), 0, "fit.seed"),
         checkpoint_every=_at_least(fit.get("checkpoint_every", 0), 0, "fit.checkpoint_every"),
+        stop_at_noise_floor=fit.get("stop_at_noise_floor", False),
         base_dir=base,
         length_unit=unit,
     )
@@ -328,6 +333,8 @@ def _is(value: Any, expected: type) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if expected is int:
         return isinstance(value, int) and not isinstance(value, bool)
+    if expected is bool:
+        return isinstance(value, bool)
     return isinstance(value, expected)
 
 
@@ -338,6 +345,7 @@ def _kind(expected: type) -> str:
         str: "a string",
         int: "an integer",
         float: "a number",
+        bool: "true or false",
     }[expected]
 
 

@@ -60,3 +60,8 @@ class SlowStepWarning(ReconstructWarning, RuntimeWarning):
 class RisingLossWarning(ReconstructWarning):
     """The loss rose epoch after epoch: the run is drifting away (a learning rate too high
     for this data, say); given once a run."""
+
+
+class NoiseFitWarning(ReconstructWarning):
+    """The final deviance is below the noise floor by more than twice the floor's spread: the
+    model fits photon noise (fewer epochs, a lower rate or `fit.stop_at_noise_floor`)."""

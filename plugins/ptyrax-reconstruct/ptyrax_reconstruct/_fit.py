@@ -31,7 +31,7 @@ from ptyrax_core import (
 
 from ._distributed import local
 from ._forward import detector_waves, exit_waves, intensities
-from ._loss import loss_function, poisson_deviance
+from ._loss import deviance_moments, loss_function, poisson_deviance
 from ._penalties import Term, penalty_sum
 
 AXIS = "frames"
@@ -264,10 +264,17 @@ def slice_transfer(arrays: dict, problem: Problem) -> jax.Array | None:
 
 
 def _local_sums(
-    arrays: dict, frames: jax.Array, local: jax.Array, problem: Problem, per_pixel: Callable
+    arrays: dict,
+    frames: jax.Array,
+    local: jax.Array,
+    problem: Problem,
+    per_pixel: Callable,
+    floor: bool = True,
 ):
     """Sums over this device's frames `local` (-1: none) of the model's resolved `arrays`
-    (`resolve`): the loss and the deviance."""
+    (`resolve`): the loss, the deviance, and where `floor`, the deviance's mean and variance
+    were the model right (`deviance_moments`: the noise floor at the model's intensities;
+    else 0: they cost about 5 % of a step)."""
     offset = jax.lax.axis_index(AXIS) * problem.share
     present = local >= 0
     local = jnp.where(present, local, 0)
@@ -285,7 +292,10 @@ def _local_sums(
         deviance = loss
     else:
         deviance = jnp.sum(jnp.where(keep, poisson_deviance(predicted, counts, problem.valid), 0.0))
-    return loss, deviance
+    if not floor:
+        return loss, deviance, jnp.float32(0), jnp.float32(0)
+    mean, variance = deviance_moments(predicted, problem.valid)
+    return loss, deviance, *(jnp.sum(jnp.where(keep, m, 0.0)) for m in (mean, variance))
 
 
 def _finite(tree: Any) -> jax.Array:
@@ -324,8 +334,9 @@ class Fitter:
     """Compiled epochs for one problem and one model structure.
 
     `epoch(params, state, rates, batches)` runs one epoch of Adam steps and returns the new
-    params and state and its report (the loss and deviance sums over the epoch's frames,
-    and whether it stayed finite); `diagnose` replays one that did not.
+    params and state and its report (the sums over the epoch's frames of the loss, the
+    deviance and the noise floor's mean and variance, and whether it stayed finite);
+    `diagnose` replays one that did not.
     `rates` maps each component to its learning rate for the epoch (0 holds it still).
 
     The components in `lazy` (the per-frame and index-dependent ones) take lazy Adam
@@ -333,7 +344,9 @@ class Fitter:
     holds the frame. Plain Adam would go on moving them on their momentum for the steps after
     (each frame is in one minibatch of an epoch): a free probe per frame diverges that way.
 
-    The `penalties` add to each step's loss (not to its reported sums).
+    The `penalties` add to each step's loss (not to its reported sums). With
+    `floor_each_epoch`, an epoch's report sums the noise floor too (else 0 there; `evaluate`
+    always sums it).
     """
 
     def __init__(
@@ -344,8 +357,10 @@ class Fitter:
         centred: tuple[str, ...] = ("positions",),
         lazy: tuple[str, ...] = (),
         penalties: tuple[Term, ...] = (),
+        floor_each_epoch: bool = False,
     ):
         self.problem = problem
+        self.floor_each_epoch = floor_each_epoch
         self.static = static
         self.probe_scale = probe_scale
         self.centred = centred
@@ -371,11 +386,12 @@ class Fitter:
 
             def scaled(params):
                 arrays = resolve(eqx.combine(params, self.static), self.probe_scale)
-                loss, deviance = _local_sums(arrays, problem.frames, batch, problem, per_pixel)
-                total = loss / norm
+                floor = self.floor_each_epoch or not grad  # evaluate: always
+                sums = _local_sums(arrays, problem.frames, batch, problem, per_pixel, floor)
+                total = sums[0] / norm
                 if self.penalties:  # the same on every device: its share on each
                     total += penalty_sum(self.penalties, arrays) / problem.devices
-                return total, (loss, deviance)
+                return total, sums
 
             if grad:
                 (_, sums), grads = jax.value_and_grad(scaled, has_aux=True)(params)
@@ -432,6 +448,8 @@ class Fitter:
         report = {
             "loss": jnp.sum(sums[0]),
             "deviance": jnp.sum(sums[1]),
+            "floor": jnp.sum(sums[2]),
+            "floor_variance": jnp.sum(sums[3]),
             "bad_step": jnp.where(jnp.any(bad), jnp.argmax(bad), -1),
             "finite": {k: _finite(v) for k, v in params.items()},  # one pass an epoch
         }
@@ -471,10 +489,11 @@ class Fitter:
         return event.removeprefix("gradient "), step
 
     def epoch(self, params, state, rates: dict, batches: np.ndarray):
-        """One epoch: the new params and state, and its report: the sums of `loss` and
-        `deviance` over its frames, `bad_step` (the first step whose loss was not finite, or
-        -1) and `finite` (whether each component's values are all finite at its end). The
-        inputs are kept (not donated): a run that goes non-finite goes back to them."""
+        """One epoch: the new params and state, and its report: the sums of `loss`,
+        `deviance`, `floor` and `floor_variance` (`deviance_moments`) over its frames,
+        `bad_step` (the first step whose loss was not finite, or -1) and `finite` (whether
+        each component's values are all finite at its end). The inputs are kept (not
+        donated): a run that goes non-finite goes back to them."""
         sharding = NamedSharding(self.problem.mesh, P(None, AXIS))
         batches = jax.device_put(batches, sharding)
         return self._epoch(params, state, {k: np.float32(v) for k, v in rates.items()}, batches)
@@ -484,7 +503,8 @@ class Fitter:
         return jax.tree.map(jnp.sum, sums)
 
     def evaluate(self, params, batch_size: int = 50):
-        """`(loss_sum, deviance_sum)` over every frame at fixed `params`."""
+        """`(loss, deviance, floor, floor_variance)`, each summed over every frame at fixed
+        `params` (`_local_sums`)."""
         batches = minibatches(self.problem, batch_size, 0, 0)
         batches = jax.device_put(batches, NamedSharding(self.problem.mesh, P(None, AXIS)))
         return self._evaluate(params, batches)

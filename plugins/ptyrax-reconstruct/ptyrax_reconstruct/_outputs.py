@@ -52,7 +52,11 @@ def metrics(result) -> dict:
         "epoch_loss": result.epoch_loss,
         "epoch_deviance": result.epoch_deviance,
         "epoch_seconds": result.epoch_seconds,
+        "epoch_noise_floor": result.epoch_noise_floor,
         "final_deviance": result.final_deviance,
+        "noise_floor": result.noise_floor,
+        "noise_floor_spread": result.noise_floor_spread,
+        "stopped_at_noise_floor": result.stopped_at_noise_floor,
         "median_epoch_seconds": float(np.median(result.epoch_seconds))
         if result.epoch_seconds
         else None,
@@ -128,6 +132,8 @@ def write_arrays(path: pathlib.Path, result) -> None:
         f.attrs["propagation"] = result.geometry.propagation
         f.attrs["length_unit_of_the_config"] = result.config.length_unit  # the data: metres
         f.attrs["final_deviance"] = result.final_deviance
+        f.attrs["noise_floor"] = result.noise_floor
+        f.attrs["noise_floor_spread"] = result.noise_floor_spread
 
 
 def scanned_region(result) -> tuple[slice, slice]:
@@ -180,10 +186,19 @@ def _figure(path: pathlib.Path, result) -> None:
         _scale_bar(ax, width, pixel, name)
     _scale_bar(axes[1, 0], result.probe.shape[2], pixel, name)
     loss = axes[0, 2]
-    loss.plot(np.arange(1, len(result.epoch_loss) + 1), result.epoch_loss)
+    epochs = np.arange(1, len(result.epoch_deviance) + 1)
+    loss.plot(epochs, result.epoch_deviance, label="reduced Poisson deviance")
+    if len(result.epoch_noise_floor) == len(epochs):
+        loss.plot(epochs, result.epoch_noise_floor, "k--", lw=1, label="noise floor")
+    else:  # computed at the end only
+        loss.axhline(result.noise_floor, color="k", ls="--", lw=1, label="noise floor (final)")
     loss.set_yscale("log")
     loss.set_xlabel("epoch")
-    loss.set_title(f"loss ({result.config.loss}); final deviance {result.final_deviance:.3g}")
+    loss.legend(loc="lower left", fontsize=8)
+    loss.set_title(
+        f"deviance {result.final_deviance:.3g}; noise floor {result.noise_floor:.3g} "
+        f"\u00b1 {result.noise_floor_spread:.2g}"
+    )
     numbers = [
         f"{component} {k} = {float(v):.4g}"
         for component, made in result.model.items()

@@ -24,6 +24,7 @@ from ._distributed import is_writer, local, mesh_devices, peak_rss_mb
 from ._errors import (
     DivergedError,
     Interrupted,
+    NoiseFitWarning,
     ReconstructError,
     ReconstructWarning,
     RisingLossWarning,
@@ -64,7 +65,16 @@ class Result:
         background, weights: `(p, q)` counts and `(N,)`, or None where the model has none.
         geometry: the sampling and propagation.
         epoch_loss, epoch_deviance, epoch_seconds: one per epoch.
+        epoch_noise_floor: the reduced deviance that a model exactly right would have on
+            average, estimated at each epoch's model intensities (`deviance_moments`): one
+            per epoch where `fit.stop_at_noise_floor` is set, else none (it costs about 5 %
+            of an epoch).
         final_deviance: the reduced Poisson deviance over every frame at the final parameters.
+        noise_floor, noise_floor_spread: the noise floor at the final parameters and its
+            standard deviation (over the Poisson draws of the counts): a final deviance
+            below `noise_floor - 2 * noise_floor_spread` fits noise (`NoiseFitWarning`).
+        stopped_at_noise_floor: the epoch (from 1) after which `fit.stop_at_noise_floor`
+            ended the fit, or None.
         final_loss: the loss per pixel over every frame at the final parameters.
         config: the run's config.
         devices, processes: the mesh's devices in all, and the processes they belong to.
@@ -97,6 +107,10 @@ class Result:
     frames_per_process: tuple[int, ...] = ()
     peak_rss_mb: tuple[float, ...] = ()
     memory_need_mb: float | None = None
+    epoch_noise_floor: list[float] = dataclasses.field(default_factory=list)
+    noise_floor: float = float("nan")
+    noise_floor_spread: float = float("nan")
+    stopped_at_noise_floor: int | None = None
 
     @property
     def outside(self) -> int:
@@ -247,7 +261,14 @@ def prepare(
         if c in PER_FRAME or isinstance(x, ptyrax_core.IndexDependentParameter)
     )
     check_terms(terms, resolve(model, scale))
-    fitter = Fitter(problem, static, probe_scale=scale, lazy=lazy, penalties=terms)
+    fitter = Fitter(
+        problem,
+        static,
+        probe_scale=scale,
+        lazy=lazy,
+        penalties=terms,
+        floor_each_epoch=config.stop_at_noise_floor,
+    )
     return _Setup(config, scan, geo, fitter, params, static, scale, positions, need)
 
 
@@ -340,13 +361,15 @@ def reconstruct(
             )
     state = fitter.init(params)
     history = {"epoch_loss": [], "epoch_deviance": [], "epoch_seconds": []}
+    if fitter.floor_each_epoch:
+        history["epoch_noise_floor"] = []
     first = 0
     if resume is not None:
         params, state, history, first = _resume(pathlib.Path(resume), setup, state)
     if out is not None:
         _make(out)
     checkpoint = None if out is None else out / CHECKPOINT
-    rising = False
+    rising, stopped = False, None
     for epoch in range(first, config.epochs):
         asked = _stop_asked(stop)
         if asked:
@@ -368,7 +391,10 @@ def reconstruct(
         params, state = new_params, new_state
         history["epoch_seconds"].append(seconds)
         history["epoch_loss"].append(float(report["loss"]) / fitter.pixels_per_frame / n)
-        history["epoch_deviance"].append(float(report["deviance"]) / max(fitter.lit_pixels, 1))
+        lit = max(fitter.lit_pixels, 1)
+        history["epoch_deviance"].append(float(report["deviance"]) / lit)
+        if fitter.floor_each_epoch:
+            history["epoch_noise_floor"].append(float(report["floor"]) / lit)
         drift = None if rising or not is_writer() else _rising(history["epoch_loss"])
         if drift:
             rising = True
@@ -380,17 +406,39 @@ def reconstruct(
             )
         if progress is not None:
             progress(epoch + 1, config.epochs, history["epoch_loss"][-1])
-        last = epoch + 1 == config.epochs
+        if config.stop_at_noise_floor and (
+            history["epoch_deviance"][-1] <= history["epoch_noise_floor"][-1]
+        ):
+            stopped = epoch + 1
+        last = epoch + 1 == config.epochs or stopped is not None
         every = config.checkpoint_every
         if checkpoint is not None and (last or (every and (epoch + 1) % every == 0)):
             _checkpoint(checkpoint, setup, params, state, history, epoch + 1)
+        if stopped is not None:
+            break
     if checkpoint is not None and config.epochs == first:  # resumed at the end: nothing to run
         _checkpoint(checkpoint, setup, params, state, history, first)
-    loss, deviance = (float(x) for x in local(fitter.evaluate(params)))
+    loss, deviance, floor, variance = (float(x) for x in local(fitter.evaluate(params)))
     if not (np.isfinite(loss) and np.isfinite(deviance)):
         raise _diverged(config.epochs, "loss", "the final evaluation over every frame", None)
-    final_loss = loss / fitter.pixels_per_frame / n
-    result = _result(setup, params, history, deviance / max(fitter.lit_pixels, 1), final_loss)
+    lit = max(fitter.lit_pixels, 1)
+    result = _result(setup, params, history, deviance / lit, loss / fitter.pixels_per_frame / n)
+    result = dataclasses.replace(
+        result,
+        noise_floor=floor / lit,
+        noise_floor_spread=np.sqrt(variance) / lit,
+        stopped_at_noise_floor=stopped,
+    )
+    below = result.noise_floor - result.final_deviance
+    if below > 2 * result.noise_floor_spread and is_writer():
+        warnings.warn(
+            f"the final deviance {result.final_deviance:.4g} is below the noise floor "
+            f"{result.noise_floor:.4g} by {below / result.noise_floor_spread:.0f} times its "
+            "spread: the model fits photon noise (fewer epochs, a lower learning_rate, or "
+            "fit.stop_at_noise_floor = true)",
+            NoiseFitWarning,
+            stacklevel=2,
+        )
     if out is not None:
         from ._outputs import write_outputs
 
@@ -476,6 +524,7 @@ def _result(
         geometry=setup.geometry,
         epoch_loss=history["epoch_loss"],
         epoch_deviance=history["epoch_deviance"],
+        epoch_noise_floor=history.get("epoch_noise_floor", []),
         epoch_seconds=history["epoch_seconds"],
         final_deviance=final_deviance,
         final_loss=final_loss,
@@ -535,6 +584,9 @@ def _resume(path: pathlib.Path, setup: _Setup, state) -> tuple:
     tree = jax.tree_util.tree_structure(state)
     state = jax.device_put(host(jax.tree_util.tree_unflatten(tree, saved["optimizer"])), sharding)
     history = {k: list(v) for k, v in saved["history"].items()}
+    floors = history.pop("epoch_noise_floor", [])  # each epoch's, where it was computed
+    if setup.fitter.floor_each_epoch:  # unknown (NaN) for the epochs that did not compute it
+        history["epoch_noise_floor"] = [float("nan")] * (int(saved["epoch"]) - len(floors)) + floors
     return params, state, history, int(saved["epoch"])
 
 

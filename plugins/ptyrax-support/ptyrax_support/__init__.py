@@ -1,13 +1,15 @@
-"""ptyrax-support: a probe that is zero outside a fixed support (an aperture or a mask)."""
+"""ptyrax-support: probes held inside fixed bounds: zero outside a support in real space (an
+aperture or a mask), or outside a band in Fourier space (the aperture of the optics)."""
 
 import ptyrax_core
 
+from ._band_limited import BandLimitedArrayParametrization as BandLimitedArrayParametrization
 from ._probe_support import ProbeSupportArrayParametrization as ProbeSupportArrayParametrization
 
 
 @ptyrax_core.hookimpl
 def ptyrax_parametrizations():
-    return [ProbeSupportArrayParametrization]
+    return [ProbeSupportArrayParametrization, BandLimitedArrayParametrization]
 
 
 @ptyrax_core.hookimpl
@@ -26,4 +28,7 @@ def ptyrax_examples():
         ProbeSupportArrayParametrization(probe, support=disc),  # a boolean mask
         ProbeSupportArrayParametrization(modes, support=per_mode),  # a 0/1 mask per mode
         ProbeSupportArrayParametrization(jnp.stack([grid, -grid, 2 * grid]), disc.astype(int)),
+        BandLimitedArrayParametrization(probe, band=2.0),  # a disc round zero frequency
+        BandLimitedArrayParametrization(modes, band=1.5, center=(3.0, 3.0)),
+        BandLimitedArrayParametrization(grid, band=disc),  # real data, a centred mask
     ]
