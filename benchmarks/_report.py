@@ -5,8 +5,16 @@ import re
 
 from ._timing import Paired, format_ratio, ms
 
-BEGIN = "<!-- BEGIN benchmarks output: written by `python -m benchmarks.run`; do not edit -->"
-END = "<!-- END benchmarks output -->"
+
+def markers(name: str = "") -> tuple[str, str]:
+    """The lines around the block named `name` ("" the main one; a page may hold several,
+    such as the quality study's, each rewritten by its own run)."""
+    label = f" ({name})" if name else ""
+    written = "written by `python -m benchmarks.run`; do not edit"
+    return (
+        f"<!-- BEGIN benchmarks output{label}: {written} -->",
+        f"<!-- END benchmarks output{label} -->",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,8 +94,11 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def markdown(rows: list[Row], environment: dict[str, str], command: str, seconds: float) -> str:
-    """The block that `--output` writes: how it was made, on what, and the table."""
+def markdown(
+    rows: list[Row], environment: dict[str, str], command: str, seconds: float, name: str = ""
+) -> str:
+    """The block named `name` that `--output` writes: how it was made, on what, and the table."""
+    begin, end = markers(name)
     judged = [r for r in rows if r.met is not None]
     missed = [r for r in judged if not r.met]
     summary = (
@@ -98,7 +109,7 @@ def markdown(rows: list[Row], environment: dict[str, str], command: str, seconds
     env = "\n".join(f"| {_cell(k)} | {_cell(v)} |" for k, v in environment.items())
     return "\n".join(
         [
-            BEGIN,
+            begin,
             "",
             f"Command: `{command}` ({seconds:.0f} s). {summary}.",
             "",
@@ -108,20 +119,21 @@ def markdown(rows: list[Row], environment: dict[str, str], command: str, seconds
             "",
             table(rows),
             "",
-            END,
+            end,
         ]
     )
 
 
-def write(path: str, block: str) -> None:
-    """Write `block` to `path`, replacing an earlier block between the markers if the file
-    has one (the rest of the file is kept), else replacing the file."""
+def write(path: str, block: str, name: str = "") -> None:
+    """Write `block` to `path`, replacing an earlier block between the markers of `name` if
+    the file has one (the rest of the file is kept), else replacing the file."""
+    begin, end = markers(name)
     try:
         with open(path) as f:
             old = f.read()
     except FileNotFoundError:
         old = ""
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
     if pattern.search(old):
         new = pattern.sub(lambda _: block, old, count=1)
     else:

@@ -8,7 +8,8 @@ the table into docs/performance.md; `tox run -e bench-smoke` runs everything on 
 `--smoke` checks that every benchmark runs and that both sides compute the same thing; its
 timings mean nothing and no target is judged. The table goes to stdout, and with `--output`
 into that file, between the markers of an earlier table if the file has them (the rest of the
-file is kept).
+file is kept); `--block NAME` writes a named block instead (the quality study, `--only l
+--block quality`, keeps its own in docs/performance.md).
 """
 
 import argparse
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "i": "distributed",
     "j": "penalties",
     "k": "electron",
+    "l": "quality",
 }
 
 
@@ -47,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{k} ({v})" for k, v in BENCHMARKS.items()),
     )
     parser.add_argument("--output", help="Markdown file to write the table into")
+    parser.add_argument(
+        "--block",
+        default="",
+        help="the named block of --output to rewrite (default: the main one); the quality "
+        "study (l) keeps its own: --block quality",
+    )
     parser.add_argument(
         "--strict", action="store_true", help="exit with status 1 when a target is missed"
     )
@@ -78,10 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         environment["load average at end (1, 5, 15 min)"] = load
 
     command = "python -m benchmarks.run " + shlex.join(a for a in (argv or sys.argv[1:]))
-    block = _report.markdown(rows, environment, command.strip(), time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    block = _report.markdown(rows, environment, command.strip(), seconds, args.block)
     print(block)
     if args.output:
-        _report.write(args.output, block)
+        _report.write(args.output, block, args.block)
     missed = [r for r in rows if r.met is False]
     return 1 if args.strict and missed else 0
 

@@ -22,6 +22,13 @@ COMPONENTS = ("object", "probe", "positions", "weights", "background", "slice_sp
 `slice_spacing` (a multislice object's spacing, refined as a multiple of
 `geometry.slice_spacing`) are optional: a model has them when the config has their tables."""
 
+DEFAULT_LOSS = "amplitude"
+"""The loss a config without `loss.kind` fits. Benchmark l (simulated scans with a known truth,
+far and near field, 10^2 to 10^5 photons a frame, cdtools' schedule): the amplitude loss ended
+closer to the true phase than the Poisson one in 8 of 12 cases, by up to 2.7 times in the far
+field (0.036 against 0.097 rad at 10^5 photons and 50 % overlap); the Poisson one fits photon
+noise at low doses (its deviance ends below the truth's)."""
+
 MAX_EPOCHS = 1_000_000
 """A stage's most epochs: more is a typing slip, not a run (a million epochs of the shipped
 scan take a day)."""
@@ -62,7 +69,7 @@ class Config:
         slice_spacing: metres between slices (required with more than one).
         probe_modes: incoherent probe modes.
         model: component -> its spec for `ptyrax_core.build` (`type` and arguments).
-        loss: `"poisson"` or `"amplitude"`.
+        loss: `"amplitude"` (the default, `DEFAULT_LOSS`) or `"poisson"`.
         penalties: the terms added to the loss (`[[loss.penalties]]`).
         stages: the schedule.
         rate_scale: component -> factor on every stage's learning rate (0 freezes it).
@@ -88,7 +95,7 @@ class Config:
     slice_spacing: float | None = None
     probe_modes: int = 1
     model: dict[str, dict] = dataclasses.field(default_factory=dict)
-    loss: str = "poisson"
+    loss: str = "amplitude"
     penalties: tuple[PenaltySpec, ...] = ()
     stages: tuple[Stage, ...] = (Stage(100, 0.04, 10),)
     rate_scale: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -260,7 +267,7 @@ def load_config(
         slice_spacing=spacing,
         probe_modes=_at_least(model_table.get("probe_modes", 1), 1, "model.probe_modes"),
         model=model,
-        loss=_choice(raw.get("loss", {}).get("kind", "poisson"), LOSSES, "loss.kind"),
+        loss=_choice(raw.get("loss", {}).get("kind", DEFAULT_LOSS), LOSSES, "loss.kind"),
         penalties=tuple(
             _penalty(p, f"loss.penalties[{i}]")
             for i, p in enumerate(raw.get("loss", {}).get("penalties", []))

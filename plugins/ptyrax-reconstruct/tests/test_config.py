@@ -80,7 +80,7 @@ def test_minimal_config_gets_the_defaults():
         "positions": {"type": "index_slice"},
     }
     assert config.stages == (Stage(1, 0.04, 10),)
-    assert config.loss == "poisson" and config.probe_modes == 1 and config.padding == 10
+    assert config.loss == "amplitude" and config.probe_modes == 1 and config.padding == 10
 
 
 def test_component_spec_arguments_pass_through():

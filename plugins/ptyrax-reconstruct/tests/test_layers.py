@@ -8,7 +8,7 @@ import ptyrax_reconstruct
 
 LAYERS = [
     {"_errors", "_loss", "_propagate", "_score", "_units"},
-    {"_outputs"},
+    {"_outputs", "_frc"},
     {"_memory", "_geometry", "_cxi", "_distributed", "_forward", "_penalties"},
     {"_guess", "_model", "_config", "_calibration"},
     {"_readers"},
@@ -16,6 +16,7 @@ LAYERS = [
     {"_formats", "_fit"},
     {"_run"},
     {"_command", "_inspect", "testing"},
+    {"_frc_command"},
 ]
 """Lowest first: a module imports only modules of the layers below its own."""
 PACKAGE = pathlib.Path(ptyrax_reconstruct.__file__).parent

@@ -96,6 +96,7 @@ def _scan(grid: int, step: int, dose: float, seed: int = 0):
         "data": {"file": "in-memory"},
         "geometry": {"propagation": "far_field", "padding": padding},
         "model": {"object": {"type": "direct"}, "probe": {"type": "direct"}},
+        "loss": {"kind": "poisson"},  # its fit is the mean: the truth is its optimum
         "fit": {"stages": [{"epochs": 1, "learning_rate": 0.0, "batch_size": len(corners)}]},
     }
     engine = np.ones((size + 3, size + 3), np.complex64)  # the engine's object: one row more
