@@ -147,7 +147,10 @@ class Truth:
                 f.attrs["angle_pixel_mrad"] * self.window
             )
 
-    def error(self, phase: np.ndarray, corners: np.ndarray) -> float:
+    def aligned(self, phase: np.ndarray, corners: np.ndarray):
+        """`phase` and the truth, band-limited to the detected angle, over the probe centres'
+        box: `phase` shifted onto the truth (sub-pixel) and its constant removed; with the
+        box's top-left pixel in `phase` and the truth's whole-pixel offset from it."""
         offset = np.round(self.corners[0] - corners[0]).astype(int)
         g = self.phase.shape[0]
         rows, cols = (np.arange(k) for k in phase.shape)
@@ -155,11 +158,13 @@ class Truth:
         lo = np.ceil(corners.min(axis=0) + self.window // 2).astype(int)
         hi = np.floor(corners.max(axis=0) + self.window // 2).astype(int) + 1
         region = (slice(lo[0], hi[0]), slice(lo[1], hi[1]))
-        t = _band(truth, self.cutoff)
-        p = _band(phase, self.cutoff)
-        p = _shift_to(t[region], p[region])
-        d = p - t[region]
-        return float(np.sqrt(np.mean((d - d.mean()) ** 2)))
+        t = _band(truth, self.cutoff)[region]
+        p = _shift_to(t, _band(phase, self.cutoff)[region])
+        return p - (p - t).mean(), t, lo, offset
+
+    def error(self, phase: np.ndarray, corners: np.ndarray) -> float:
+        p, t, _, _ = self.aligned(phase, corners)
+        return float(np.sqrt(np.mean((p - t) ** 2)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ positions, the amplitude loss), cdtools 0.3.2 as its examples run it
 object, probe, background, frame weights and position offsets). Variants of ptyrax's config
 (`VARIANTS`, or `--variant NAME=JSON`) run on the same cases. `python -m benchmarks.run
 --only l` runs `FULL`: 12 cases (75 % overlap at every dose, 50 % at 1e3 and 1e5) with the
-variants default, poisson and stopfloor, about 15 minutes on 2 cores.
+variants default, poisson and stopfloor, 15 to 25 minutes on 2 cores.
 
 Scores, by the same code for every run: the object's phase error against the truth (`score`:
 the whole-pixel shift that best matches the truth, then `ptyrax_reconstruct.phase_score`:

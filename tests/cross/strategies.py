@@ -212,7 +212,9 @@ def binary(draw: Any) -> Case:
 
 
 @st.composite
-def probe_support(draw: Any) -> Case:
+def _support(draw: Any, name: str) -> Case:
+    """`probe_support` (a support in real space) or `band_limited` (in Fourier space): the
+    same arguments, a radius (with or without a centre) or a mask."""
     x64 = draw(x64s)
     dtype, seed = draw(dtypes(x64)), draw(seeds)
     y, x = draw(st.integers(2, 6)), draw(st.integers(2, 6))
@@ -224,12 +226,12 @@ def probe_support(draw: Any) -> Case:
     data = values(seed, shape, dtype)
 
     def make() -> Any:
-        cls = _cls("probe_support")
+        cls = _cls(name)
         if how == "mask":
             return cls(jnp.asarray(data), jnp.asarray(mask))
         return cls(jnp.asarray(data), radius, center if how == "centred" else None)
 
-    return _case("probe_support", x64, make, 1, dtype=dtype, shape=shape, how=how)
+    return _case(name, x64, make, 1, dtype=dtype, shape=shape, how=how)
 
 
 @st.composite
@@ -329,7 +331,8 @@ STRATEGIES: dict[str, Callable[[], st.SearchStrategy[Case]]] = {
     "outer_product": outer_product,
     "wavelet": wavelet,
     "binary": binary,
-    "probe_support": probe_support,
+    "probe_support": functools.partial(_support, "probe_support"),
+    "band_limited": functools.partial(_support, "band_limited"),
     "bounded_amplitude_phase": bounded_amplitude_phase,
     "non_negative": non_negative,
     "orthogonal_modes": orthogonal_modes,

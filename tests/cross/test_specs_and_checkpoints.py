@@ -126,6 +126,15 @@ SPECS = {
             jnp.full((2, 3), 2.0), jnp.array([True, False, True])
         ),
     ),
+    "band_limited": (
+        {
+            "type": "band_limited",
+            "data_or_initializer": {"init": "normal", "shape": [6, 8], "seed": 3},
+            "band": 2.0,
+            "center": [3.0, 4.5],
+        },
+        lambda: P.BandLimitedArrayParametrization(normal(3, (6, 8)), 2.0, (3.0, 4.5)),
+    ),
     "bounded_amplitude_phase": (
         {
             "type": "bounded_amplitude_phase",
@@ -209,6 +218,7 @@ WRONG_SHAPES = {
     "wavelet": ({"data_or_initializer": [1.0, 2.0]}, "data_or_initializer"),
     "binary": ({"data_or_initializer": [1.0], "threshold": [0.5, 0.6]}, "threshold"),
     "probe_support": ({"data_or_initializer": [[1.0, 2.0]], "support": [1, 0, 1]}, "support"),
+    "band_limited": ({"data_or_initializer": [[1.0, 2.0]], "band": [1, 0, 1]}, "band"),
     "bounded_amplitude_phase": ({"initial_data": [1.0], "a_min": [0.0, 0.1]}, "a_min"),
     "non_negative": ({"initial_data": [[1.0, -2.0]]}, "initial_data"),
     "orthogonal_modes": ({"initial_modes": [1.0, 2.0]}, "initial_modes"),
