@@ -42,7 +42,9 @@ class Problem:
     """What the loop fits, on the devices.
 
     Attributes:
-        frames: `(devices * share, rows, columns)` float32 counts, split along axis 0.
+        frames: `(devices * share, rows, columns)` counts in their compact type
+            (`compact_dtype`: uint8, uint16 or float32), split along axis 0; the step
+            converts a minibatch's to float32.
         valid: `(rows, columns)` bool, False at bad pixels.
         transfer: the near-field transfer function, or None in the far field.
         slice_transfer: the transfer function between the slices of a multislice object, or
@@ -124,6 +126,7 @@ def make_problem(
     block = np.zeros((stop - start, *valid.shape), np.float32)
     read = frames(slice(min(start, n_frames), min(stop, n_frames)))
     block[: len(read)] = read
+    block = block.astype(compact_dtype(block), copy=False)
     replicated = NamedSharding(mesh, P())
     return Problem(
         frames=jax.make_array_from_process_local_data(
@@ -146,10 +149,45 @@ def make_problem(
     )
 
 
+COMPACT = (np.uint8, np.uint16)
+"""The types frames may be held in where every count fits, smallest first: a frame of
+256 x 256 uint16 counts takes 128 KiB of the device, float32 256 KiB."""
+
+
+def compact_dtype(block: np.ndarray, chunk: int = 256) -> np.dtype:
+    """The smallest type that holds every count of `block` (float32) exactly: uint8 or uint16
+    where every count is a whole number in its range, else float32. Every process of a run
+    holds the same type (its blocks' verdicts are gathered). Read `chunk` frames at a time:
+    no copy of the block.
+
+    Example:
+        >>> compact_dtype(np.array([[0.0, 3.0], [255.0, 7.0]], np.float32))
+        dtype('uint8')
+        >>> compact_dtype(np.array([0.0, 256.0], np.float32)), compact_dtype(np.array([0.5]))
+        (dtype('uint16'), dtype('float32'))
+    """
+    whole, top = True, 0.0
+    for k in range(0, max(len(block), 1), chunk):
+        part = block[k : k + chunk]
+        if part.size:
+            whole = whole and bool(np.all(part == np.floor(part))) and float(part.min()) >= 0
+            top = max(top, float(part.max()))
+    if jax.process_count() > 1:  # one type for the global array
+        from jax.experimental import multihost_utils
+
+        gathered = multihost_utils.process_allgather(np.array([float(whole), top]))
+        whole, top = bool(np.all(gathered[:, 0])), float(np.max(gathered[:, 1]))
+    fits = [t for t in COMPACT if whole and top <= np.iinfo(t).max]
+    return np.dtype(fits[0] if fits else np.float32)
+
+
 def mean_frame(problem: Problem) -> np.ndarray:
     """The mean of the real frames `(rows, columns)`: each device sums its share, the sums
     are reduced across devices (and processes)."""
-    total = jax.jit(lambda f: jnp.sum(f, axis=0), out_shardings=NamedSharding(problem.mesh, P()))
+    total = jax.jit(
+        lambda f: jnp.sum(f.astype(jnp.float32), axis=0),
+        out_shardings=NamedSharding(problem.mesh, P()),
+    )
     return np.asarray(local(total(problem.frames))) / problem.n_frames
 
 
@@ -285,7 +323,7 @@ def _local_sums(
         predicted = jax.lax.map(frame, offset + local, batch_size=chunk)
     else:
         predicted = jax.vmap(frame)(offset + local)
-    counts = frames[local]
+    counts = frames[local].astype(jnp.float32)  # exact: compact types hold whole counts
     keep = present[:, None, None]
     loss = jnp.sum(jnp.where(keep, per_pixel(predicted, counts, problem.valid), 0.0))
     if per_pixel is poisson_deviance:

@@ -76,6 +76,7 @@ def metrics(result) -> dict:
         "frames_per_process": list(result.frames_per_process),
         "peak_rss_mb": list(result.peak_rss_mb),
         "memory_need_mb": result.memory_need_mb,
+        "frames_dtype": result.frames_dtype,
         "platform": device.platform,
         "device_kind": device.device_kind,
         "versions": {

@@ -81,6 +81,7 @@ class Result:
         frames_per_process: the real frames each process held and read from the file.
         peak_rss_mb: every process's peak resident memory (MiB) at the end, in process order.
         memory_need_mb: what the engine worked out before the run that a device needs (MiB).
+        frames_dtype: the type the frames were held in on the devices (`compact_dtype`).
 
     `outside` counts the frames whose refined window runs off the object (its edge is used
     there instead: raise `geometry.padding`).
@@ -107,6 +108,7 @@ class Result:
     frames_per_process: tuple[int, ...] = ()
     peak_rss_mb: tuple[float, ...] = ()
     memory_need_mb: float | None = None
+    frames_dtype: str = "float32"
     epoch_noise_floor: list[float] = dataclasses.field(default_factory=list)
     noise_floor: float = float("nan")
     noise_floor_spread: float = float("nan")
@@ -534,6 +536,7 @@ def _result(
         frames_per_process=tuple(frames_per_process(problem)),
         peak_rss_mb=tuple(peak_rss_mb()),
         memory_need_mb=None if setup.need is None else setup.need.device / 2**20,
+        frames_dtype=str(problem.frames.dtype),
     )
 
 
