@@ -15,6 +15,19 @@ EXIT_STATUS = {"done": 0, "bad input": 2, "diverged": 3, "lost a process": 1}
 (SIGINT 130, SIGTERM 143)."""
 
 
+def config_and_out(parser: argparse.ArgumentParser, out: str) -> None:
+    """The arguments a command that runs a config takes first: the config file, and `--out`
+    (default `./out`)."""
+    parser.add_argument("config", type=pathlib.Path, help="the TOML config file")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        type=pathlib.Path,
+        default=pathlib.Path(out),
+        help=f"the folder for the outputs (default: ./{out})",
+    )
+
+
 def add_parser(commands) -> None:
     """Add `reconstruct` to the `ptyrax` command's sub-parsers."""
     parser = commands.add_parser(
@@ -25,14 +38,7 @@ def add_parser(commands) -> None:
         "schedule). Writes metrics.json, reconstruction.png, reconstruction.h5 and "
         "checkpoint.ptyrax into --out.",
     )
-    parser.add_argument("config", type=pathlib.Path, help="the TOML config file")
-    parser.add_argument(
-        "--out",
-        metavar="DIR",
-        type=pathlib.Path,
-        default=pathlib.Path("ptyrax-reconstruct"),
-        help="the folder for the outputs (default: ./ptyrax-reconstruct)",
-    )
+    config_and_out(parser, "ptyrax-reconstruct")
     parser.add_argument(
         "--devices",
         metavar="N",

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ._command import config_and_out
 from ._errors import DivergedError, Interrupted, ReconstructError
 from ._frc import (
     LOWEST,
@@ -336,14 +337,7 @@ def add_parser(commands) -> None:
         "threshold. Writes frc.json, frc.png and each half's outputs (half-0/, half-1/) "
         "into --out.",
     )
-    parser.add_argument("config", type=pathlib.Path, help="the TOML config file")
-    parser.add_argument(
-        "--out",
-        metavar="DIR",
-        type=pathlib.Path,
-        default=pathlib.Path("ptyrax-frc"),
-        help="the folder for the outputs (default: ./ptyrax-frc)",
-    )
+    config_and_out(parser, "ptyrax-frc")
     parser.add_argument(
         "--devices", metavar="N", type=int, help="devices to share the frames (default 1)"
     )

@@ -12,7 +12,7 @@ import ptyrax_core
 
 from ._aperture import circular_aperture
 from ._probe_support import RealNumber
-from ._support import is_mask, read_support
+from ._support import is_mask, read_probe, read_support
 
 
 class BandLimitedArrayParametrization(ptyrax_core.ArrayParametrization):
@@ -70,15 +70,7 @@ class BandLimitedArrayParametrization(ptyrax_core.ArrayParametrization):
         band: RealNumber | ptyrax_core.HostOrDeviceArray,
         center: tuple[RealNumber, RealNumber] | None = None,
     ):
-        data = ptyrax_core.as_array(data_or_initializer, "data_or_initializer")
-        if not jnp.issubdtype(data.dtype, jnp.complexfloating):
-            real = data.dtype if jnp.issubdtype(data.dtype, jnp.floating) else float
-            data = data.astype(jnp.result_type(real, jnp.complex64))
-        if data.ndim < 2:
-            raise ValueError(
-                "data_or_initializer: a probe has at least two axes, (..., y, x); got shape "
-                f"{data.shape}."
-            )
+        data = read_probe(data_or_initializer, complex_only=True)
         height, width = data.shape[-2:]
         zero = None if is_mask(band) else (float(height // 2), float(width // 2))
         real_dtype = jnp.finfo(data.dtype).dtype

@@ -12,7 +12,7 @@ from jaxtyping import Array, Inexact, Real
 import ptyrax_core
 
 from ._aperture import circular_aperture
-from ._support import read_support
+from ._support import read_probe, read_support
 
 RealNumber = float | int | np.floating | np.integer
 """A real number for static configuration (a radius, a coordinate)."""
@@ -89,14 +89,7 @@ class ProbeSupportArrayParametrization(ptyrax_core.ArrayParametrization):
         support: RealNumber | ptyrax_core.HostOrDeviceArray,
         center: tuple[RealNumber, RealNumber] | None = None,
     ):
-        data = ptyrax_core.as_array(data_or_initializer, "data_or_initializer")
-        if not jnp.issubdtype(data.dtype, jnp.inexact):
-            data = data.astype(jnp.result_type(float))
-        if data.ndim < 2:
-            raise ValueError(
-                "data_or_initializer: a probe has at least two axes, (..., y, x); got shape "
-                f"{data.shape}."
-            )
+        data = read_probe(data_or_initializer)
         real_dtype = jnp.finfo(data.dtype).dtype
         self.radius, self.center, self.mask = read_support(support, center, data.shape, real_dtype)
         self.data = data

@@ -1,5 +1,5 @@
-"""Reading a support argument (`support`, `band`) and its `center`: a static radius, or a
-fixed 0/1 mask."""
+"""Reading a probe argument (`data_or_initializer`) and a support argument (`support`,
+`band`) with its `center`: a static radius, or a fixed 0/1 mask."""
 
 from typing import Any
 
@@ -8,6 +8,22 @@ import jax.numpy as jnp
 import numpy as np
 
 import ptyrax_core
+
+
+def read_probe(data_or_initializer: Any, complex_only: bool = False) -> jax.Array:
+    """The probe array: inexact (integers become the default float), complex where
+    `complex_only` (reals become the complex type of their precision); at least two axes."""
+    data = ptyrax_core.as_array(data_or_initializer, "data_or_initializer")
+    wanted = jnp.complexfloating if complex_only else jnp.inexact
+    if not jnp.issubdtype(data.dtype, wanted):
+        real = data.dtype if jnp.issubdtype(data.dtype, jnp.floating) else float
+        data = data.astype(jnp.result_type(real, jnp.complex64) if complex_only else real)
+    if data.ndim < 2:
+        raise ValueError(
+            "data_or_initializer: a probe has at least two axes, (..., y, x); got shape "
+            f"{data.shape}."
+        )
+    return data
 
 
 def is_mask(support: Any) -> bool:
